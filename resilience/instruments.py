@@ -1,0 +1,277 @@
+"""Instrument definitions: scoring rules read from the TOML files in `instruments/`.
+
+Everything downstream (the scoring SQL, the validation suites, the indicator list) is driven by the
+tables this module derives, so adding an instrument means adding a definition file only.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "instruments"
+
+
+class DefinitionError(ValueError):
+    """An instrument definition file is inconsistent."""
+
+
+@dataclass(frozen=True)
+class AnswerOption:
+    code: int
+    value: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    instrument: str
+    label: str
+    options: tuple[AnswerOption, ...]
+
+    @property
+    def codes(self) -> tuple[int, ...]:
+        return tuple(option.code for option in self.options)
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        values = [option.value for option in self.options]
+        return min(values), max(values)
+
+
+@dataclass(frozen=True)
+class Band:
+    id: str
+    lower: float
+    lower_inclusive: bool
+
+
+@dataclass(frozen=True)
+class Scale:
+    instrument: str
+    id: str
+    name: str
+    item_ids: tuple[str, ...]
+    reversed_item_ids: tuple[str, ...]
+    method: Literal["sum", "mean"]
+    min_answered: int
+    risk_when: Literal["high", "low"]
+    bands: tuple[Band, ...]
+
+    @property
+    def indicator(self) -> str:
+        return f"{self.instrument}_{self.id}"
+
+
+@dataclass(frozen=True)
+class Instrument:
+    id: str
+    name: str
+    title: str
+    credit: str
+    licence: str
+    url: str
+    recall: str
+    items: tuple[Item, ...]
+    scales: tuple[Scale, ...]
+
+
+@dataclass(frozen=True)
+class Registry:
+    instruments: tuple[Instrument, ...]
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        return tuple(item for instrument in self.instruments for item in instrument.items)
+
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        return tuple(item.id for item in self.items)
+
+    @property
+    def scales(self) -> tuple[Scale, ...]:
+        return tuple(scale for instrument in self.instruments for scale in instrument.scales)
+
+    def instrument(self, instrument_id: str) -> Instrument:
+        for instrument in self.instruments:
+            if instrument.id == instrument_id:
+                return instrument
+        raise KeyError(instrument_id)
+
+    def item_rows(self) -> list[dict[str, object]]:
+        """One row per item: the `item_definitions` seed table."""
+        return [
+            {
+                "item_id": item.id,
+                "instrument_id": item.instrument,
+                "label": item.label,
+                "value_min": item.value_range[0],
+                "value_max": item.value_range[1],
+            }
+            for item in self.items
+        ]
+
+    def answer_option_rows(self) -> list[dict[str, object]]:
+        """One row per item per answer option: the `answer_options` seed table."""
+        return [
+            {
+                "item_id": item.id,
+                "code": option.code,
+                "value": option.value,
+                "label": option.label,
+                "label_key": normalize_label(option.label),
+            }
+            for item in self.items
+            for option in item.options
+        ]
+
+    def scale_item_rows(self) -> list[dict[str, object]]:
+        """One row per scale per item: the `scale_items` seed table."""
+        return [
+            {
+                "instrument_id": scale.instrument,
+                "scale_id": scale.id,
+                "indicator": scale.indicator,
+                "item_id": item_id,
+                "is_reversed": item_id in scale.reversed_item_ids,
+            }
+            for scale in self.scales
+            for item_id in scale.item_ids
+        ]
+
+    def scale_rows(self) -> list[dict[str, object]]:
+        """One row per scale: the `scale_definitions` seed table."""
+        return [
+            {
+                "instrument_id": scale.instrument,
+                "scale_id": scale.id,
+                "indicator": scale.indicator,
+                "scale_name": scale.name,
+                "method": scale.method,
+                "item_count": len(scale.item_ids),
+                "min_answered": scale.min_answered,
+                "risk_when": scale.risk_when,
+            }
+            for scale in self.scales
+        ]
+
+    def band_rows(self) -> list[dict[str, object]]:
+        """One row per scale per band, in ascending order: the `scale_bands` seed table."""
+        return [
+            {
+                "indicator": scale.indicator,
+                "band_id": band.id,
+                "band_order": order,
+                "lower": band.lower,
+                "lower_inclusive": band.lower_inclusive,
+            }
+            for scale in self.scales
+            for order, band in enumerate(scale.bands, start=1)
+        ]
+
+
+def normalize_label(label: str) -> str:
+    """Answer labels match case- and whitespace-insensitively."""
+    return " ".join(label.split()).casefold()
+
+
+def _options(raw_options: list[dict], source: Path) -> tuple[AnswerOption, ...]:
+    if not raw_options:
+        raise DefinitionError(f"{source}: an item has no answer options")
+    options = tuple(
+        AnswerOption(code=int(o["code"]), value=float(o["value"]), label=str(o["label"]))
+        for o in raw_options
+    )
+    if len({o.code for o in options}) != len(options):
+        raise DefinitionError(f"{source}: duplicate answer codes")
+    return options
+
+
+def load_instrument(path: Path) -> Instrument:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    instrument_id = data["id"]
+    default_options = data.get("answers", {}).get("options", [])
+    items: list[Item] = []
+    for number in range(1, int(data.get("item_count", 0)) + 1):
+        items.append(
+            Item(
+                id=f"{instrument_id}_{number}",
+                instrument=instrument_id,
+                label=f"{data['name']} item {number}",
+                options=_options(default_options, path),
+            )
+        )
+    for raw_item in data.get("items", []):
+        items.append(
+            Item(
+                id=raw_item["id"],
+                instrument=instrument_id,
+                label=raw_item.get("label", raw_item["id"]),
+                options=_options(raw_item.get("options", default_options), path),
+            )
+        )
+    known = {item.id for item in items}
+
+    def item_id(reference: int | str) -> str:
+        resolved = f"{instrument_id}_{reference}" if isinstance(reference, int) else reference
+        if resolved not in known:
+            raise DefinitionError(f"{path}: scale refers to unknown item {reference!r}")
+        return resolved
+
+    scales: list[Scale] = []
+    for raw_scale in data.get("scales", []):
+        item_ids = tuple(item_id(ref) for ref in raw_scale["items"])
+        reversed_ids = tuple(item_id(ref) for ref in raw_scale.get("reversed", []))
+        if not set(reversed_ids) <= set(item_ids):
+            raise DefinitionError(f"{path}: reversed items must belong to the scale")
+        bands = tuple(
+            Band(id=b["id"], lower=float(b["lower"]), lower_inclusive=bool(b["lower_inclusive"]))
+            for b in raw_scale["bands"]
+        )
+        if [b.lower for b in bands] != sorted(b.lower for b in bands):
+            raise DefinitionError(f"{path}: bands of {raw_scale['id']} must ascend")
+        method = raw_scale["method"]
+        if method not in ("sum", "mean"):
+            raise DefinitionError(f"{path}: unknown score method {method!r}")
+        min_answered = int(raw_scale["min_answered"])
+        if not 1 <= min_answered <= len(item_ids):
+            raise DefinitionError(f"{path}: min_answered out of range for {raw_scale['id']}")
+        scales.append(
+            Scale(
+                instrument=instrument_id,
+                id=raw_scale["id"],
+                name=raw_scale["name"],
+                item_ids=item_ids,
+                reversed_item_ids=reversed_ids,
+                method=method,
+                min_answered=min_answered,
+                risk_when=raw_scale.get("risk_when", "high"),
+                bands=bands,
+            )
+        )
+    return Instrument(
+        id=instrument_id,
+        name=data["name"],
+        title=data.get("title", data["name"]),
+        credit=data.get("credit", ""),
+        licence=data.get("licence", ""),
+        url=data.get("url", ""),
+        recall=data.get("recall", ""),
+        items=tuple(items),
+        scales=tuple(scales),
+    )
+
+
+def load_registry(directory: Path = DEFINITIONS_DIR) -> Registry:
+    paths = sorted(directory.glob("*.toml"))
+    if not paths:
+        raise DefinitionError(f"no instrument definitions in {directory}")
+    instruments = tuple(load_instrument(path) for path in paths)
+    ids = [item.id for instrument in instruments for item in instrument.items]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise DefinitionError(f"item ids defined twice: {', '.join(duplicates)}")
+    return Registry(instruments=instruments)
