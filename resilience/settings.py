@@ -80,22 +80,34 @@ class Settings(BaseSettings):
 
 
 def _resolve_relative(section: dict, base: Path) -> dict:
-    return {key: str((base / value)) for key, value in section.items()}
+    return {key: str(base / value) for key, value in section.items()}
 
 
-def load_settings(config: Path | None = None, **overrides: dict) -> Settings:
-    """Read `config` (default: the project's resilience.toml), then the environment.
-
-    Relative paths in the file are taken relative to the file's folder; `overrides` (for example
-    `paths={"out": ...}`) win over both.
-    """
-    config = (config or DEFAULT_CONFIG).resolve()
-    file_values = tomllib.loads(config.read_text(encoding="utf-8")) if config.exists() else {}
+def load_settings(
+    config: Path | str | None = None,
+    *,
+    exports: Path | str | None = None,
+    roster: Path | str | None = None,
+    out: Path | str | None = None,
+) -> Settings:
+    """Read `config` (default: the project's resilience.toml), then the environment, then the
+    path arguments given on the command line. Relative paths in the file are taken relative to
+    the file's folder; relative paths given here, relative to the working directory."""
+    config_path = Path(config or DEFAULT_CONFIG).resolve()
+    if config is not None and not config_path.exists():
+        raise FileNotFoundError(f"configuration file not found: {config_path}")
+    file_values = (
+        tomllib.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
+    )
     if "paths" in file_values:
-        file_values["paths"] = _resolve_relative(file_values["paths"], config.parent)
-    environment = Settings().model_dump(exclude_unset=True)
+        file_values["paths"] = _resolve_relative(file_values["paths"], config_path.parent)
+    arguments = {"exports": exports, "roster": roster, "out": out}
     merged: dict = {}
-    for source in (file_values, environment, overrides):
+    for source in (
+        file_values,
+        Settings().model_dump(exclude_unset=True),
+        {"paths": {k: str(Path(v).resolve()) for k, v in arguments.items() if v is not None}},
+    ):
         for section, values in source.items():
             merged.setdefault(section, {}).update(values or {})
     return Settings(**merged)

@@ -1,0 +1,40 @@
+# Every target sets itself up from a clean clone: it needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BOOTSTRAP := .state/bootstrap
+UV := $(BOOTSTRAP)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test lint format bench sample clean
+
+$(UV):
+	$(PYTHON) -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check "uv>=0.13,<0.14"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+## run: the whole nightly job on data/sample/, writing build/
+run: $(VENV)/.synced
+	$(VENV)/bin/resilience run
+
+## test: lint, then the whole test suite (browser and server tests included)
+test: $(VENV)/.synced lint
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.synced
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## sample: regenerate the committed sample data
+sample: $(VENV)/.synced
+	$(VENV)/bin/resilience sample --responses 3000 --teams 40 --waves 3 --seed 20251 --out data/sample
+
+clean:
+	rm -rf build .state/prefect

@@ -1,0 +1,41 @@
+"""The run summary, as the operator reads it on the console and in the Prefect run."""
+
+from __future__ import annotations
+
+from resilience.pipeline import RunReport
+
+
+def summary_lines(report: RunReport) -> list[tuple[str, str]]:
+    return [
+        ("run", report.run_id),
+        ("files", f"{len(report.files)} seen, " + _file_statuses(report)),
+        ("responses read", str(report.total("rows_read"))),
+        ("previews, tests, spam dropped", str(report.total("rows_dropped_status"))),
+        ("responses loaded (new)", str(report.total("rows_loaded"))),
+        ("responses already loaded", str(report.total("rows_already_loaded"))),
+        ("responses quarantined", str(report.total("rows_quarantined"))),
+        ("teams reported (latest wave)", str(report.teams_reported)),
+        ("teams suppressed (latest wave)", str(report.teams_suppressed)),
+        *((f"written: {name}", path) for name, path in report.outputs.items()),
+    ]
+
+
+def _file_statuses(report: RunReport) -> str:
+    statuses: dict[str, int] = {}
+    for file_report in report.files:
+        statuses[file_report.status] = statuses.get(file_report.status, 0) + 1
+    return ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())) or "none"
+
+
+def run_summary_markdown(report: RunReport) -> str:
+    rows = "\n".join(f"| {name} | {value} |" for name, value in summary_lines(report))
+    files = "\n".join(
+        f"| {f.file_name} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} "
+        f"| {f.reason or ''} |"
+        for f in report.files
+    )
+    return (
+        f"# Nightly run {report.run_id}\n\n| | |\n|---|---|\n{rows}\n\n"
+        "## Files\n\n| file | status | read | loaded | quarantined | reason |\n"
+        f"|---|---|---|---|---|---|\n{files}\n"
+    )

@@ -1,0 +1,94 @@
+"""The SQL in `sql/`: plain model files run in layer order, and a few templates rendered per file.
+
+Models are plain `select` statements; the runner wraps each in `create or replace table <name> as`.
+Parameters reach the SQL as DuckDB variables (`getvariable('min_group_size')`), so model files stay
+static. Templates (`*.sql.j2`) exist only where the column list comes from an export's header or
+from the instrument definitions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+import duckdb
+import jinja2
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+MODEL_LAYERS = ("staging", "intermediate", "marts")
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(SQL_DIR),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+_templates.filters["ident"] = quote_identifier
+_templates.filters["literal"] = quote_literal
+
+
+def read_sql(relative_path: str) -> str:
+    return (SQL_DIR / relative_path).read_text(encoding="utf-8")
+
+
+def render_sql(relative_path: str, **context: object) -> str:
+    return _templates.get_template(relative_path).render(**context)
+
+
+def model_paths(layer: str) -> list[Path]:
+    return sorted((SQL_DIR / layer).glob("*.sql"))
+
+
+def published_model_names() -> list[str]:
+    """Every mart is published; nothing outside `sql/marts/` is."""
+    return [path.stem for path in model_paths("marts")]
+
+
+def set_variables(con: duckdb.DuckDBPyConnection, variables: Mapping[str, object]) -> None:
+    for name, value in variables.items():
+        con.execute(f"set variable {name} = ?", [value])
+
+
+def model_description(path: Path) -> str:
+    """The comment block at the top of a model file: what it holds, its grain and key."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line.removeprefix("--").strip())
+    return " ".join(lines).removeprefix("Published.").strip()
+
+
+def models_in_build_order(layers: tuple[str, ...] = MODEL_LAYERS) -> list[Path]:
+    """Every model of `layers`, each after the models its SQL names."""
+    paths = {path.stem: path for layer in layers for path in model_paths(layer)}
+    graph = {}
+    for name, path in paths.items():
+        text = path.read_text(encoding="utf-8")
+        graph[name] = {
+            other
+            for other in paths
+            if other != name and re.search(rf"\b{re.escape(other)}\b", text)
+        }
+    return [paths[name] for name in TopologicalSorter(graph).static_order()]
+
+
+def run_models(con: duckdb.DuckDBPyConnection, layers: tuple[str, ...] = MODEL_LAYERS) -> list[str]:
+    """Materialize every model of `layers` as a table, dependencies first."""
+    built = []
+    for path in models_in_build_order(layers):
+        select = path.read_text(encoding="utf-8")
+        con.execute(f"create or replace table {quote_identifier(path.stem)} as {select}")
+        built.append(path.stem)
+    return built

@@ -1,0 +1,72 @@
+-- One row per response per scale (key: response_key, indicator): items answered and the score.
+-- Reversed items are mirrored within the item's value range (6 - x on a 1-5 scale,
+-- 100 - x on 0-100). A scale is scored when at least min_answered items are answered, prorated as
+-- mean x item count for sum scales; otherwise its score is null.
+with responses as (
+    select * from stg_survey__responses
+),
+
+answers as (
+    select * from stg_survey__answers
+),
+
+scales as (
+    select * from seed_scale_definitions
+),
+
+scale_items as (
+    select * from seed_scale_items
+),
+
+items as (
+    select * from seed_item_definitions
+),
+
+scored_answers as (
+    select
+        answers.response_key,
+        scale_items.indicator,
+        case
+            when scale_items.is_reversed
+                then items.value_min + items.value_max - answers.answer_value
+            else answers.answer_value
+        end as scored_value
+    from answers
+    inner join scale_items on scale_items.item_id = answers.item_id
+    inner join items on items.item_id = answers.item_id
+),
+
+answered as (
+    select
+        response_key,
+        indicator,
+        count(*) as items_answered,
+        avg(scored_value) as mean_value
+    from scored_answers
+    group by response_key, indicator
+),
+
+final as (
+    select
+        responses.response_key,
+        responses.team_id,
+        responses.wave,
+        scales.instrument_id,
+        scales.indicator,
+        coalesce(answered.items_answered, 0) as items_answered,
+        case
+            when answered.items_answered >= scales.min_answered
+                then round(
+                    answered.mean_value
+                    * (case when scales.method = 'sum' then scales.item_count else 1 end),
+                    6
+                )
+        end as score
+    from responses
+    cross join scales
+    left join answered
+        on answered.response_key = responses.response_key
+        and answered.indicator = scales.indicator
+)
+
+select * from final

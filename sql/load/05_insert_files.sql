@@ -1,0 +1,31 @@
+-- The file manifest: every file read in this run (not the ones skipped as loaded before), with its
+-- row counts. A quarantined file is recorded too and tried again next run, in case its mapping was
+-- fixed; a loaded file is never read again.
+insert or replace into raw_files by name
+with outcomes as (
+    select * from batch_file_counts
+),
+
+final as (
+    select
+        batch_files.file_sha256,
+        batch_files.file_name,
+        batch_files.source,
+        batch_files.format,
+        batch_files.size_bytes,
+        batch_files.rows_read,
+        batch_files.rows_dropped_status,
+        coalesce(outcomes.rows_quarantined, 0) as rows_quarantined,
+        coalesce(outcomes.rows_loaded, 0) as rows_loaded,
+        coalesce(outcomes.rows_already_loaded, 0) as rows_already_loaded,
+        case when batch_files.status = 'staged' then 'loaded' else batch_files.status end as status,
+        batch_files.reason,
+        batch_files.archive_path,
+        cast(batch_files.column_plan as json) as column_plan,
+        getvariable('run_id') as run_id,
+        current_timestamp::timestamp as recorded_at
+    from batch_files
+    left join outcomes using (file_sha256)
+)
+
+select * from final

@@ -1,0 +1,19 @@
+-- The file manifest: one row per export file ever seen, keyed by the SHA-256 of its bytes.
+create table if not exists raw_files (
+    file_sha256 varchar primary key,
+    file_name varchar not null,
+    source varchar not null,
+    format varchar not null,
+    size_bytes bigint not null,
+    rows_read bigint,
+    rows_dropped_status bigint,
+    rows_quarantined bigint,
+    rows_loaded bigint,
+    rows_already_loaded bigint,
+    status varchar not null,  -- loaded | quarantined
+    reason varchar,
+    archive_path varchar,
+    column_plan json,
+    run_id varchar not null,
+    recorded_at timestamp not null
+);

@@ -1,0 +1,40 @@
+-- One row per response per answered item (key: response_key, item_id), with the answer's code and
+-- its scoring value from the instrument definition.
+with item_columns as (
+    select * exclude (
+        file_sha256,
+        source_row,
+        team,
+        wave,
+        recorded_date,
+        progress,
+        duration_seconds,
+        finished,
+        run_id
+    )
+    from raw_responses
+),
+
+answers as (
+    unpivot item_columns
+    on columns(* exclude (response_key))
+    into name item_id value answer_code
+),
+
+options as (
+    select * from seed_answer_options
+),
+
+final as (
+    select
+        answers.response_key,
+        answers.item_id,
+        options.code as answer_code,
+        options.value as answer_value
+    from answers
+    inner join options
+        on options.item_id = answers.item_id
+        and options.code = cast(answers.answer_code as integer)
+)
+
+select * from final

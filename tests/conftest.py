@@ -1,0 +1,77 @@
+"""Shared fixtures. Prefect's environment is set here, before any test imports Prefect."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from resilience.instruments import Registry, load_registry
+from resilience.runtime import configure_prefect
+from resilience.settings import PROJECT_ROOT, Settings, load_settings
+from resilience.sqlfiles import quote_identifier, read_sql, set_variables
+from resilience.warehouse import ensure_schema, load_seeds
+
+configure_prefect(load_settings())
+
+SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
+SHARED_DIR = PROJECT_ROOT.parent / "shared"
+REAL_EXPORTS = SHARED_DIR / "fixtures" / "real-exports"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return load_registry()
+
+
+@pytest.fixture
+def warehouse(registry: Registry) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory warehouse with the raw tables and the instrument seeds."""
+    con = duckdb.connect()
+    ensure_schema(con, registry)
+    load_seeds(con, registry)
+    yield con
+    con.close()
+
+
+def materialize(con: duckdb.DuckDBPyConnection, *models: str) -> None:
+    """Build the named models from their real SQL files, in the order given."""
+    for model in models:
+        layer = model.split("_")[0]
+        folder = {"stg": "staging", "int": "intermediate"}.get(layer, "marts")
+        select = read_sql(f"{folder}/{model}.sql")
+        con.execute(f"create or replace table {quote_identifier(model)} as {select}")
+
+
+def use_min_group_size(con: duckdb.DuckDBPyConnection, size: int = 5) -> None:
+    set_variables(con, {"min_group_size": size})
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """The sample inputs copied into a scratch folder, with a config pointing at them."""
+    inputs = tmp_path / "inputs"
+    shutil.copytree(SAMPLE_DIR, inputs)
+    config = tmp_path / "resilience.toml"
+    config.write_text(
+        "[paths]\n"
+        'exports = "inputs/exports"\n'
+        'roster = "inputs/roster.csv"\n'
+        'mappings = "inputs/mappings"\n'
+        'out = "build"\n'
+        'state = "state"\n'
+        "[privacy]\n"
+        "min_group_size = 5\n"
+        'salt = "test-salt-not-secret"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture
+def project_settings(project_copy: Path) -> Settings:
+    return load_settings(project_copy)
