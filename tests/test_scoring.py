@@ -100,7 +100,8 @@ def test_cbi_maps_codes_to_0_100_and_reverses_item_13(warehouse) -> None:
     # Every work item "Always" (100); item 13 is reversed to 0: 600 / 7.
     add_response(warehouse, "r1", {f"cbi_{i}": 1 for i in range(7, 14)})
     # Personal burnout: 75, 50, 50, 50, 50, 25 -> exactly 50, which is high.
-    add_response(warehouse, "r2", {f"cbi_{i}": c for i, c in zip(range(1, 7), [2, 3, 3, 3, 3, 4])})
+    personal_codes = [2, 3, 3, 3, 3, 4]
+    add_response(warehouse, "r2", {f"cbi_{i}": c for i, c in enumerate(personal_codes, start=1)})
     # Client burnout with 3 of 6 answered (the minimum): 50, 50, 25 -> 41.666667, low.
     add_response(warehouse, "r3", {"cbi_14": 3, "cbi_15": 3, "cbi_16": 4})
     add_response(warehouse, "r4", {"cbi_14": 3, "cbi_15": 3})
