@@ -212,7 +212,7 @@ def count_statuses(
             has_status=bool(plan.with_role("status")),
             dropped_statuses=DROPPED_STATUSES,
         )
-    ).fetchone()
+    ).fetchall()[0]
     return int(read), int(dropped)
 
 

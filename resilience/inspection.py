@@ -24,17 +24,16 @@ def inspect_export(path: Path, mappings: list[SourceMapping], registry: Registry
     if plan.blocking_problem:
         problems.insert(0, plan.blocking_problem)
     responses = dropped = 0
-    if not plan.blocking_problem:
-        with tempfile.TemporaryDirectory() as scratch, duckdb.connect() as con:
-            # A throwaway salt: nothing read here is kept.
-            set_variables(con, {"response_key_salt": secrets.token_hex(16)})
-            archive = Path(scratch) / "inspect.parquet"
-            try:
-                archive_export(con, plan, archive)
-                read, dropped = count_statuses(con, plan, archive)
-                responses = read - dropped
-            except duckdb.Error as error:
-                problems.append(f"{path.name}: {str(error).splitlines()[0]}")
+    with tempfile.TemporaryDirectory() as scratch, duckdb.connect() as con:
+        # A throwaway salt and a scratch archive: nothing read here is kept.
+        set_variables(con, {"response_key_salt": secrets.token_hex(16)})
+        archive = Path(scratch) / "inspect.parquet"
+        try:
+            archive_export(con, plan, archive)
+            read, dropped = count_statuses(con, plan, archive)
+            responses = read - dropped
+        except duckdb.Error as error:
+            problems.append(f"{path.name}: {str(error).splitlines()[0]}")
     return {
         "file": str(path),
         "format": plan.layout.format,

@@ -171,7 +171,7 @@ def validate(settings: Settings, report: RunReport, registry: Registry) -> RunRe
             if f.status == "quarantined"
         ]
         row_failures: list[dict] = []
-        (batch_rows,) = con.execute("select count(*) from ingest_batch").fetchone()
+        [(batch_rows,)] = con.execute("select count(*) from ingest_batch").fetchall()
         if batch_rows:
             suite = build_batch_suite(registry, roster_team_ids(con, settings.paths.roster))
             validation = validate_batch(con, "ingest_batch", suite)

@@ -165,4 +165,4 @@ def test_band_edges(warehouse, indicator, score, band) -> None:
         [indicator, score],
     )
     materialize(warehouse, "int_scale_scores__banded")
-    assert warehouse.execute("select band_id from int_scale_scores__banded").fetchone() == (band,)
+    assert warehouse.execute("select band_id from int_scale_scores__banded").fetchall() == [(band,)]
