@@ -51,12 +51,11 @@ def use_min_group_size(con: duckdb.DuckDBPyConnection, size: int = 5) -> None:
     set_variables(con, {"min_group_size": size})
 
 
-@pytest.fixture
-def project_copy(tmp_path: Path) -> Path:
-    """The sample inputs copied into a scratch folder, with a config pointing at them."""
-    inputs = tmp_path / "inputs"
+def make_project(directory: Path) -> Path:
+    """Copy the sample inputs into `directory` and write a config pointing at them."""
+    inputs = directory / "inputs"
     shutil.copytree(SAMPLE_DIR, inputs)
-    config = tmp_path / "resilience.toml"
+    config = directory / "resilience.toml"
     config.write_text(
         "[paths]\n"
         'exports = "inputs/exports"\n'
@@ -70,6 +69,12 @@ def project_copy(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return config
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """The sample inputs in a scratch folder, with a config pointing at them."""
+    return make_project(tmp_path)
 
 
 @pytest.fixture

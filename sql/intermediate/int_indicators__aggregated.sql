@@ -35,17 +35,41 @@ group_scores as (
     inner join scores on scores.response_key = members.response_key
 ),
 
-mean_stats as (
+exact_sums as (
+    -- Exact decimal sums make every statistic independent of the order DuckDB's threads add up
+    -- rows in, so a re-run publishes the very same numbers.
     select
         wave,
         group_type,
         group_id,
         indicator,
         count(*) as n,
-        avg(score) as mean_score,
-        stddev_samp(score) as sd_score
+        sum(cast(score as decimal(38, 6))) as score_sum,
+        sum(cast(score as decimal(38, 6)) * cast(score as decimal(38, 6))) as score_square_sum
     from group_scores
     group by wave, group_type, group_id, indicator
+),
+
+mean_stats as (
+    select
+        wave,
+        group_type,
+        group_id,
+        indicator,
+        n,
+        cast(score_sum as double) / n as mean_score,
+        case
+            when n > 1
+                then sqrt(
+                    greatest(
+                        cast(score_square_sum as double)
+                        - cast(score_sum as double) * cast(score_sum as double) / n,
+                        0
+                    )
+                    / (n - 1)
+                )
+        end as sd_score
+    from exact_sums
 ),
 
 means as (
