@@ -15,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-from dashboards.pages import write_dashboards
 
 from dashboards.model import PublishedTables, RunFacts
+from dashboards.pages import write_dashboards
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings
 from resilience.ingest import (
     archive_export,

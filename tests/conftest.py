@@ -8,19 +8,33 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from resilience.instruments import Registry, load_registry
 from resilience.runtime import configure_prefect
 from resilience.settings import PROJECT_ROOT, Settings, load_settings
 from resilience.sqlfiles import quote_identifier, read_sql, set_variables
 from resilience.warehouse import ensure_schema, load_seeds
+from tests.browsing import CHROMIUM, CHROMIUM_ARGS
 
 configure_prefect(load_settings())
 
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 REAL_EXPORTS = SHARED_DIR / "fixtures" / "real-exports"
-CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session")
