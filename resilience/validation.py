@@ -36,6 +36,7 @@ TEMP table, which is private to the connection that created it.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Collection
@@ -53,6 +54,9 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
 from resilience.instruments import Registry
+
+# GX announces every ephemeral context at INFO; the pipeline reports what validation found itself.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 ROW_KEY_COLUMNS = ("file_sha256", "source_row")
 REQUIRED_COLUMNS = (*ROW_KEY_COLUMNS, "response_key", "team", "wave")
