@@ -1,123 +1,318 @@
-"""Figure builders for the leadership dashboard: published tables in, plotly Figures out, no I/O.
+"""Figure builders for the dashboards: published tables in, plotly Figures out, no I/O.
 
-Two rules hold for every builder:
-- Suppressed rows contribute no number to a figure (not in z, y, text, hover or customdata); they
-  appear only as the words "fewer than N". Values are passed as plain lists, never numpy arrays,
-  because plotly serialises arrays as base64 and that would hide what a figure carries.
-- Text from the data (team names, labels, band ids) goes through `_plotly_text`, because plotly.js
-  interprets tags such as <b> and <br> and entities such as &lt; in any text it draws.
+Every builder reads only the `PublishedTables` it is given and follows the rules in
+`dashboards.plotting`: suppressed rows carry no number, and data text is escaped for plotly.
 """
 
 from __future__ import annotations
 
-import html
 import math
-import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from dashboards.model import Band, MeanIndicator, PublishedTables, shown_rows
+from dashboards.model import (
+    ORGANIZATION_GROUP,
+    TEAM_GROUP,
+    MeanIndicator,
+    PublishedTables,
+    shown_rows,
+)
+from dashboards.plotting import (
+    BAND_COLOURS,
+    BAND_LEVEL_NAMES,
+    BETTER_COLOUR,
+    GUIDE_LINE,
+    NOT_SHOWN_GREY,
+    ORGANIZATION,
+    ORGANIZATION_COLOUR,
+    TEAM_COLOURS,
+    UNCLEAR_CHANGE_COLOUR,
+    WORSE_COLOUR,
+    Action,
+    Reading,
+    Readings,
+    action_position,
+    actions_by_team,
+    apply_layout,
+    clear_change,
+    colour_level,
+    count,
+    flag,
+    interval,
+    intervals_overlap,
+    join,
+    latest_wave,
+    less_favourable,
+    lower_error,
+    percent,
+    plotly_text,
+    rate_text,
+    reading_details,
+    reading_hover,
+    readings,
+    score,
+    score_format,
+    spread,
+    stepped_colourscale,
+    upper_error,
+    wrap,
+)
 
 DEFAULT_TREND_INDICATOR = "proqol_sts"
 # Teams drawn at first in the trend chart; the others are listed in its legend.
 HIGHLIGHTED_TEAMS = 5
+# Above this many teams the heatmap's rows get thinner and its cells show the score only.
+COMPACT_HEATMAP_TEAMS = 40
+# A guide line only: the published below_threshold flag decides which scales are marked.
+ALPHA_GUIDE = 0.6
+NO_SERVICE_LINE = "Service line not recorded"
+# How the cuts between team and organization are named and ordered; others follow by name.
+GROUP_KIND_NAMES = {"service_line": "Service line", "parent_unit": "Unit", "role": "Role"}
+GROUP_KIND_ORDER = list(GROUP_KIND_NAMES)
+ACTION_MARKER = {"symbol": "star", "size": 14, "line": {"color": "#ffffff", "width": 1}}
 
-# Band colours from magma, a viridis-family scale that stays ordered for colour-blind readers and
-# in greyscale print: pale for a scale's most favourable band, dark for its least favourable, so
-# "darker means look here" holds whichever end of a scale is the risky one.
-BAND_COLOURS = ("#fcfdbf", "#fc8961", "#8c2981")
-BAND_LEVEL_NAMES = ("Most favourable band", "Middle band", "Least favourable band")
-NOT_SHOWN_GREY = "#d9d9d9"
-# Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
-WORSE_COLOUR = "#D55E00"
-BETTER_COLOUR = "#0072B2"
-UNCLEAR_CHANGE_COLOUR = "#6b6b6b"
-ORGANIZATION_COLOUR = "#000000"
-TEAM_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999933")
-FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
+# --- the organization --------------------------------------------------------------------------
+
+
+def organization_headline(tables: PublishedTables, min_group_size: int) -> go.Figure:
+    """The organization's mean indicators in the latest wave, with intervals and change."""
+    org = tables.org_indicators
+    wave = latest_wave(org)
+    earlier_waves = sorted(org.loc[org["wave"] < wave, "wave"].unique())
+    previous_wave = earlier_waves[-1] if earlier_waves else None
+    org_readings = readings(org, ("wave", "indicator"))
+    means = [mean for mean in tables.mean_indicators() if (wave, mean.indicator) in org_readings]
+
+    columns = min(4, max(len(means), 1))
+    rows = math.ceil(len(means) / columns)
+    figure = go.Figure()
+    for position, mean in enumerate(means):
+        row, column = divmod(position, columns)
+        # plotly centres the number in the domain and draws the title above the domain, so the
+        # domain is the lower part of the card's slot and the title fills the upper part.
+        slot_bottom = 1 - (row + 1) / rows
+        domain = {
+            "x": [column / columns + 0.01, (column + 1) / columns - 0.01],
+            "y": [slot_bottom, slot_bottom + 0.5 / rows],
+        }
+        reading = org_readings[(wave, mean.indicator)]
+        if reading is None:
+            figure.add_annotation(
+                text=f"<b>{wrap(mean.name, 26)}</b><br>fewer than {min_group_size} respondents",
+                x=sum(domain["x"]) / 2,
+                y=sum(domain["y"]) / 2,
+                xref="paper",
+                yref="paper",
+                showarrow=False,
+            )
+            continue
+        earlier = org_readings.get((previous_wave, mean.indicator)) if previous_wave else None
+        band = mean.band_of(reading.value)
+        lines = [
+            f"<b>{wrap(mean.name, 26)}</b>",
+            f"{plotly_text(band.id)} band · n = {count(reading.n)}",
+            f"95% interval {interval(reading, score)}",
+            _change_note(mean, reading, earlier, previous_wave),
+        ]
+        delta = None
+        if earlier is not None:
+            change = clear_change(mean, reading, earlier, previous_wave)
+            worse_when_up = mean.risk_when == "high"
+            up_colour = WORSE_COLOUR if worse_when_up else BETTER_COLOUR
+            down_colour = BETTER_COLOUR if worse_when_up else WORSE_COLOUR
+            delta = {
+                "reference": earlier.value,
+                "valueformat": score_format(reading.value),
+                # Colour only a change beyond chance; anything else is grey.
+                "increasing": {"color": up_colour if change else UNCLEAR_CHANGE_COLOUR},
+                "decreasing": {"color": down_colour if change else UNCLEAR_CHANGE_COLOUR},
+                "font": {"size": 18},
+            }
+        figure.add_trace(
+            go.Indicator(
+                mode="number+delta" if delta else "number",
+                value=reading.value,
+                number={"valueformat": score_format(reading.value), "font": {"size": 38}},
+                delta=delta,
+                title={"text": "<br>".join(lines), "font": {"size": 13}},
+                domain=domain,
+            )
+        )
+    worsened, improved = _clear_changes(means, org_readings, wave, previous_wave)
+    apply_layout(
+        figure,
+        finding=_change_finding(wave, previous_wave, worsened, improved),
+        note=(
+            f"Organization, wave {plotly_text(wave)}. Big number: mean score; small: change since"
+            " the previous wave, coloured only where it is beyond chance (orange: less"
+            " favourable, blue: more favourable); grey changes may be chance."
+        ),
+        plot_height=200 * max(rows, 1),
+    )
+    return figure
+
+
+# --- all teams ---------------------------------------------------------------------------------
+
+
+def team_heatmap(
+    tables: PublishedTables, min_group_size: int, team_pages: Mapping[str, str] | None = None
+) -> go.Figure:
+    """Teams (rows, grouped by service line) by mean indicators (columns) in the latest wave,
+    coloured by band.
+
+    `team_pages` maps a team id to its page; each cell carries it as its second customdata item,
+    for the page to open on a click.
+    """
+    wave = tables.latest_wave()
+    latest = tables.team_indicators[tables.team_indicators["wave"] == wave]
+    team_readings = readings(latest, ("team_id", "indicator"))
+    names = tables.team_display_names()
+    service_lines = _service_lines(tables)
+    team_pages = team_pages or {}
+    rows = [
+        _HeatmapRow((team_id,), service_lines[team_id], names[team_id], team_pages.get(team_id, ""))
+        for team_id in {key[0] for key in team_readings}
+    ]
+    rows.sort(key=lambda row: (row.group.casefold(), row.label.casefold()))
+    figure, levels = _band_heatmap(rows, team_readings, tables, latest, wave, min_group_size)
+    apply_layout(
+        figure,
+        finding=_heatmap_finding(levels, rows, wave, min_group_size, "team"),
+        note=(
+            f"Wave {plotly_text(wave)}, teams grouped by service line. Colour shows each score's"
+            " band; darker is less favourable whichever way the scale runs. Grey: fewer than"
+            f" {min_group_size} respondents, not shown."
+            + (" Click a team's row to open its page." if team_pages else "")
+        ),
+        plot_height=_row_height(rows) * max(len(rows), 3),
+        room_above_plot=_column_label_room(figure),
+    )
+    return figure
+
+
+def group_heatmap(tables: PublishedTables, min_group_size: int) -> go.Figure:
+    """The cuts between team and organization (service lines, units, roles ...) by mean
+    indicators in the latest wave, coloured by band; each cut is published on its own."""
+    if tables.group_indicators is None:
+        raise ValueError("no group_indicators table is published")
+    groups = tables.group_indicators
+    wave = latest_wave(groups)
+    latest = groups[groups["wave"] == wave]
+    group_readings = readings(latest, ("group_type", "group_id", "indicator"))
+    kinds = sorted(
+        {key[0] for key in group_readings},
+        key=lambda kind: (GROUP_KIND_ORDER.index(kind) if kind in GROUP_KIND_ORDER else 99, kind),
+    )
+    rows = [
+        _HeatmapRow((kind, group_id), _group_kind_name(kind), group_id)
+        for kind in kinds
+        for group_id in sorted(
+            {key[1] for key in group_readings if key[0] == kind}, key=str.casefold
+        )
+    ]
+    figure, levels = _band_heatmap(rows, group_readings, tables, latest, wave, min_group_size)
+    apply_layout(
+        figure,
+        finding=_heatmap_finding(levels, rows, wave, min_group_size, "group"),
+        note=(
+            f"Wave {plotly_text(wave)}. Every team of a service line or unit together; colour"
+            " shows each score's band, darker where less favourable. Grey: fewer than"
+            f" {min_group_size} respondents, not shown."
+        ),
+        plot_height=_row_height(rows) * max(len(rows), 3),
+        room_above_plot=_column_label_room(figure),
+    )
+    return figure
 
 
 @dataclass(frozen=True)
-class _Reading:
-    """One shown (not suppressed) estimate."""
+class _HeatmapRow:
+    """One heatmap row: the key its readings carry (before the indicator), the group it is drawn
+    in, its own label (data text, not yet escaped), and the page a click opens."""
 
-    value: float
-    ci_low: float | None
-    ci_high: float | None
-    n: int | None
-
-
-# A key maps to a reading, or to None when that group was suppressed; absent keys have no row.
-_Readings = dict[tuple[str, ...], _Reading | None]
+    key: tuple[str, ...]
+    group: str
+    label: str
+    page: str = ""
 
 
-def team_heatmap(tables: PublishedTables, min_group_size: int) -> go.Figure:
-    """Teams (rows) by mean indicators (columns) in the latest wave, coloured by band."""
-    wave = _latest_wave(tables.team_indicators)
-    latest = tables.team_indicators[tables.team_indicators["wave"] == wave]
-    readings = _readings(latest, ("team_id", "indicator"))
+def _band_heatmap(
+    rows: list[_HeatmapRow],
+    row_readings: Readings,
+    tables: PublishedTables,
+    latest: pd.DataFrame,
+    wave: str,
+    min_group_size: int,
+) -> tuple[go.Figure, list[list[int | None]]]:
+    """Rows by mean indicators, each cell coloured by its band level; returns the figure (with
+    no title yet) and the colour levels, None where nothing is shown."""
     present = set(latest["indicator"])
     means = [mean for mean in tables.mean_indicators() if mean.indicator in present]
-    names = tables.team_display_names()
-    team_ids = sorted({key[0] for key in readings}, key=lambda team: names[team].casefold())
+    compact = len(rows) > COMPACT_HEATMAP_TEAMS
     fewer_than = f"fewer than {min_group_size}"
-
     levels: list[list[int | None]] = []
     cell_text: list[list[str]] = []
-    hover: list[list[str]] = []
-    for team_id in team_ids:
-        team = _plotly_text(names[team_id])
+    cell_data: list[list[list[str]]] = []
+    for row in rows:
         levels.append([])
         cell_text.append([])
-        hover.append([])
+        cell_data.append([])
         for mean in means:
-            heading = f"<b>{team}</b><br>{_plotly_text(mean.name)}<br>"
-            key = (team_id, mean.indicator)
-            reading = readings.get(key)
-            if key not in readings:
+            heading = f"<b>{plotly_text(row.label)}</b><br>{plotly_text(mean.name)}<br>"
+            key = (*row.key, mean.indicator)
+            reading = row_readings.get(key)
+            if key not in row_readings:
                 levels[-1].append(None)
                 cell_text[-1].append("no data")
-                hover[-1].append(heading + f"no data in {_plotly_text(wave)}")
+                hover = heading + f"no data in {plotly_text(wave)}"
             elif reading is None:
                 levels[-1].append(None)
-                cell_text[-1].append(fewer_than)
-                hover[-1].append(heading + f"{fewer_than} respondents: not shown")
+                cell_text[-1].append(f"fewer<br>than {min_group_size}")
+                hover = heading + f"{fewer_than} respondents: not shown"
             else:
                 band = mean.band_of(reading.value)
-                levels[-1].append(_colour_level(mean.unfavourability(band)))
-                cell_text[-1].append(f"{_score(reading.value)}<br>{_plotly_text(band.id)}")
-                hover[-1].append(
-                    heading
-                    + f"Score {_score(reading.value)} ({_plotly_text(band.id)} band)<br>"
-                    + f"95% interval {_interval(reading, _score)}<br>n = {_count(reading.n)}"
+                levels[-1].append(colour_level(mean.unfavourability(band)))
+                band_name = plotly_text(band.id)
+                cell_text[-1].append(
+                    score(reading.value) if compact else f"{score(reading.value)}<br>{band_name}"
                 )
+                hover = (
+                    heading
+                    + f"Score {score(reading.value)} ({band_name} band)<br>"
+                    + f"95% interval {interval(reading, score)}<br>n = {count(reading.n)}"
+                    + reading_details(reading)
+                )
+            cell_data[-1].append([hover, row.page])
 
-    column_labels = [_wrap(mean.name, 12) for mean in means]
     figure = go.Figure(
         go.Heatmap(
             z=levels,
-            x=column_labels,
-            y=[_plotly_text(names[team_id]) for team_id in team_ids],
+            x=[wrap(mean.name, 11, hyphens=True) for mean in means],
+            # Two-level rows: the group, then the row within it.
+            y=[[wrap(row.group, 22) for row in rows], [plotly_text(row.label) for row in rows]],
             text=cell_text,
             texttemplate="%{text}",
-            textfont={"size": 12},
-            customdata=hover,
-            hovertemplate="%{customdata}<extra></extra>",
-            colorscale=_stepped_colourscale(BAND_COLOURS),
+            textfont={"size": 11 if compact else 12},
+            customdata=cell_data,
+            hovertemplate="%{customdata[0]}<extra></extra>",
+            colorscale=stepped_colourscale(BAND_COLOURS),
             zmin=-0.5,
             zmax=len(BAND_COLOURS) - 0.5,
             xgap=3,
-            ygap=3,
+            ygap=2 if compact else 3,
             # The key sits under the grid so that the columns get the full width.
             colorbar={
                 "orientation": "h",
                 "tickvals": list(range(len(BAND_COLOURS))),
                 "ticktext": list(BAND_LEVEL_NAMES),
                 "thickness": 12,
-                "len": 0.6,
+                "len": 0.9,
                 "x": 0.5,
                 "xanchor": "center",
                 "y": 0,
@@ -127,124 +322,850 @@ def team_heatmap(tables: PublishedTables, min_group_size: int) -> go.Figure:
             },
         )
     )
-    _apply_layout(
-        figure,
-        finding=_heatmap_finding(levels, team_ids, names, wave, min_group_size),
-        note=(
-            f"Wave {_plotly_text(wave)}. Colour shows each score's band; darker is less favourable"
-            f" whichever way the scale runs. Grey: {fewer_than} respondents, not shown."
-        ),
-        plot_height=52 * max(len(team_ids), 3),
-        room_above_plot=16 * max(label.count("<br>") + 1 for label in column_labels),
-    )
     # Categories, not dates or numbers: a team called "2025" or a wave "2025-05" stays a label.
     figure.update_xaxes(
         type="category", side="top", tickangle=0, showgrid=False, tickfont={"size": 12}
     )
-    figure.update_yaxes(type="category", autorange="reversed", showgrid=False)
+    figure.update_yaxes(type="multicategory", autorange="reversed", showgrid=False)
     figure.update_layout(plot_bgcolor=NOT_SHOWN_GREY)
-    return figure
+    return figure, levels
+
+
+def _row_height(rows: list[_HeatmapRow]) -> int:
+    return 26 if len(rows) > COMPACT_HEATMAP_TEAMS else 52
+
+
+def _column_label_room(figure: go.Figure) -> int:
+    """Height for the column labels drawn above the heatmap."""
+    return 16 * max((label.count("<br>") + 1 for label in figure.data[0].x), default=1)
+
+
+def _group_kind_name(kind: str) -> str:
+    return GROUP_KIND_NAMES.get(kind, kind.replace("_", " ").capitalize())
 
 
 def team_trends(
     tables: PublishedTables, min_group_size: int, indicator: str = DEFAULT_TREND_INDICATOR
 ) -> go.Figure:
-    """One line per team across waves for a mean indicator, with the organization for reference."""
+    """One line per team across waves for a mean indicator, with the organization for reference
+    and each team's actions from the action log marked between the waves."""
     mean = tables.mean_indicator(indicator)
     team_rows = _rows_of(tables.team_indicators, indicator)
     org_rows = _rows_of(tables.org_indicators, indicator)
     waves = sorted(set(team_rows["wave"]) | set(org_rows["wave"]))
-    team_readings = _readings(team_rows, ("team_id", "wave"))
-    org_readings = _readings(org_rows, ("wave",))
+    team_readings = readings(team_rows, ("team_id", "wave"))
+    org_readings = readings(org_rows, ("wave",))
     names = tables.team_display_names()
     team_ids = _teams_least_favourable_first(mean, team_readings, names, waves)
+    actions = actions_by_team(tables)
 
-    series: list[tuple[str, dict[str, _Reading | None]]] = [
-        ("Whole organization", {key[0]: reading for key, reading in org_readings.items()})
+    series: list[tuple[str | None, str, dict[str, Reading | None]]] = [
+        (None, ORGANIZATION, {key[0]: reading for key, reading in org_readings.items()})
     ]
     series += [
         (
-            _plotly_text(names[team_id]),
+            team_id,
+            plotly_text(names[team_id]),
             {key[1]: reading for key, reading in team_readings.items() if key[0] == team_id},
         )
         for team_id in team_ids
     ]
     # Spread each wave's points sideways a little so that overlapping error bars stay readable;
     # the spread is for the series drawn at first, and teams added from the legend reuse it.
-    offsets = _spread(min(len(series), HIGHLIGHTED_TEAMS + 1), width=0.36)
+    offsets = _spread_for(len(series))
     figure = go.Figure()
-    for position, (name, by_wave) in enumerate(series):
-        points = [by_wave.get(wave) for wave in waves]
-        is_organization = position == 0
+    for position, (team_id, name, by_wave) in enumerate(series):
+        is_organization = team_id is None
         colour = (
             ORGANIZATION_COLOUR
             if is_organization
             else TEAM_COLOURS[(position - 1) % len(TEAM_COLOURS)]
         )
+        # Dozens of lines are unreadable: the rest are one legend click away.
+        visible = True if position <= HIGHLIGHTED_TEAMS else "legendonly"
+        points = [by_wave.get(wave) for wave in waves]
+        line_style = {
+            "color": colour,
+            "width": 3 if is_organization else 2,
+            # Beyond the palette, a dash pattern keeps teams apart.
+            "dash": "dash"
+            if is_organization
+            else ("solid", "dot", "dashdot")[(position - 1) // len(TEAM_COLOURS) % 3],
+        }
         figure.add_trace(
-            go.Scatter(
-                # Dozens of lines are unreadable: the rest are one legend click away.
-                visible=True if position <= HIGHLIGHTED_TEAMS else "legendonly",
-                x=[index + offsets[position % len(offsets)] for index in range(len(waves))],
-                y=[point.value if point else None for point in points],
-                error_y={
-                    "type": "data",
-                    "array": [_upper_error(point) for point in points],
-                    "arrayminus": [_lower_error(point) for point in points],
-                    "thickness": 1.2,
-                    "width": 3,
-                    "color": colour,
-                },
-                customdata=[
-                    _trend_hover(name, wave, point) if point else None
-                    for wave, point in zip(waves, points, strict=True)
-                ],
-                hovertemplate="%{customdata}<extra></extra>",
-                mode="lines+markers",
-                connectgaps=False,
-                name=name,
-                line={
-                    "color": colour,
-                    "width": 3 if is_organization else 2,
-                    # Beyond the palette, a dash pattern keeps teams apart.
-                    "dash": "dash"
-                    if is_organization
-                    else ("solid", "dot", "dashdot")[(position - 1) // len(TEAM_COLOURS) % 3],
-                },
-                marker={"size": 9 if is_organization else 7, "color": colour},
+            _trend_trace(
+                name,
+                waves,
+                points,
+                offsets[position % len(offsets)],
+                line_style,
+                legendgroup=f"series-{position}",
+                visible=visible,
+                marker_size=9 if is_organization else 7,
             )
         )
+        if actions.get(team_id):
+            figure.add_trace(
+                _action_trace(
+                    name,
+                    actions[team_id],
+                    waves,
+                    points,
+                    colour,
+                    legendgroup=f"series-{position}",
+                    visible=visible,
+                )
+            )
     for band in mean.bands[1:]:
         figure.add_hline(
             y=band.lower,
-            line={"color": "#8a8a8a", "width": 1, "dash": "dot"},
-            annotation_text=f"{_plotly_text(band.id)} band: {mean.band_range(band)}",
+            line=GUIDE_LINE,
+            annotation_text=f"{plotly_text(band.id)} band: {mean.band_range(band)}",
             annotation_position="top left",
             annotation_font={"size": 11, "color": "#555555"},
         )
-    _apply_layout(
+    apply_layout(
         figure,
         finding=_trend_finding(mean, team_readings, names, waves),
         note=_organization_change_note(org_readings, waves)
         + _highlight_note(mean, len(team_ids))
-        + f" Bars: 95% intervals. No point where fewer than {min_group_size} responded.",
+        + f" Bars: 95% intervals. No point where fewer than {min_group_size} responded."
+        + (" Stars: actions from the action log." if actions else ""),
         plot_height=400,
     )
-    figure.update_xaxes(
-        tickvals=list(range(len(waves))),
-        ticktext=[_plotly_text(wave) for wave in waves],
-        title_text="Survey wave",
-        range=[-0.5, len(waves) - 0.5],
-        showgrid=False,
-        zeroline=False,
-    )
+    _wave_axis(figure, waves)
     figure.update_yaxes(title_text="Mean score")
     figure.update_layout(legend={"title": {"text": "Click to hide or show"}})
     return figure
 
 
+def band_shares(
+    tables: PublishedTables, min_group_size: int, team_id: str | None = None
+) -> go.Figure:
+    """The share of respondents in each band of every scale.
+
+    Without `team_id`: the organization in the latest two waves. With it: that team beside the
+    organization in the latest wave.
+    """
+    wave = tables.latest_wave()
+    org = tables.org_indicators
+    if team_id is None:
+        waves = sorted(earlier for earlier in org["wave"].unique() if earlier <= wave)[-2:]
+        groups = [
+            (plotly_text(shown), readings(org[org["wave"] == shown], ("indicator",)))
+            for shown in waves
+        ]
+        # The latest wave is the finding; the wave before it is the comparison.
+        focus, comparison = groups[-1][1], (groups[0][1] if len(groups) > 1 else None)
+        wording = ("respondents", f" in {groups[-1][0]}", f" in {groups[0][0]}")
+    else:
+        team = plotly_text(tables.team_display_names()[team_id])
+        team_rows = tables.team_indicators[
+            (tables.team_indicators["team_id"].astype(str) == team_id)
+            & (tables.team_indicators["wave"] == wave)
+        ]
+        groups = [
+            (team, readings(team_rows, ("indicator",))),
+            (ORGANIZATION, readings(org[org["wave"] == wave], ("indicator",))),
+        ]
+        focus, comparison = groups[0][1], groups[1][1]
+        wording = (f"respondents in {team}", "", " across the organization")
+    means = [mean for mean in tables.mean_indicators() if tables.band_share_indicators(mean)]
+    slots = max((len(mean.bands) for mean in means), default=0)
+    fewer_than = f"fewer than {min_group_size} respondents"
+
+    scale_labels: list[str] = []
+    group_labels: list[str] = []
+    # Per slot (a band's position on its scale), per row: value, text, colour, hover.
+    values: list[list[float | None]] = [[] for _ in range(slots)]
+    texts: list[list[str | None]] = [[] for _ in range(slots)]
+    colours: list[list[str]] = [[] for _ in range(slots)]
+    hovers: list[list[str | None]] = [[] for _ in range(slots)]
+    not_shown: list[float | None] = []
+    for mean in means:
+        shares = {band.id: share for band, share in tables.band_share_indicators(mean)}
+        for group_label, group_readings in groups:
+            scale_labels.append(wrap(mean.name, 24))
+            group_labels.append(group_label)
+            shown_any = False
+            for slot in range(slots):
+                band = mean.bands[slot] if slot < len(mean.bands) else None
+                reading = group_readings.get((shares.get(band.id, ""),)) if band else None
+                colours[slot].append(
+                    BAND_COLOURS[colour_level(mean.unfavourability(band))] if band else "#ffffff"
+                )
+                if band is None or reading is None:
+                    values[slot].append(None)
+                    texts[slot].append(None)
+                    hovers[slot].append(None)
+                    continue
+                shown_any = True
+                values[slot].append(reading.value)
+                texts[slot].append(f"{plotly_text(band.id)} {percent(reading.value)}")
+                hovers[slot].append(
+                    reading_hover(
+                        f"{group_label}, {plotly_text(mean.name)}",
+                        f"{plotly_text(band.id)} band ({mean.band_range(band)})",
+                        reading,
+                        percent,
+                    )
+                )
+            not_shown.append(None if shown_any else 1.0)
+
+    figure = go.Figure()
+    y = [scale_labels, group_labels]
+    for slot in range(slots):
+        figure.add_trace(
+            go.Bar(
+                orientation="h",
+                x=values[slot],
+                y=y,
+                text=texts[slot],
+                textposition="inside",
+                insidetextanchor="middle",
+                textfont={
+                    "color": [
+                        "#ffffff" if colour == BAND_COLOURS[-1] else "#000000"
+                        for colour in colours[slot]
+                    ]
+                },
+                customdata=hovers[slot],
+                hovertemplate="%{customdata}<extra></extra>",
+                marker={"color": colours[slot], "line": {"color": "#444444", "width": 0.5}},
+                name=f"band {slot + 1}",
+                showlegend=False,
+            )
+        )
+    if any(value is not None for value in not_shown):
+        figure.add_trace(
+            go.Bar(
+                orientation="h",
+                x=not_shown,
+                y=y,
+                text=[fewer_than if value else None for value in not_shown],
+                textposition="inside",
+                insidetextanchor="middle",
+                hovertemplate=f"{fewer_than}: not shown<extra></extra>",
+                marker={"color": NOT_SHOWN_GREY},
+                name=fewer_than,
+                showlegend=False,
+            )
+        )
+    apply_layout(
+        figure,
+        finding=_band_share_finding(tables, means, focus, comparison, *wording),
+        note=(
+            "Share of respondents in each band, scales in rows; pale: the scale's most favourable"
+            " band, dark: its least favourable. Hover for the 95% interval and n."
+        ),
+        plot_height=34 * max(len(group_labels), 2),
+    )
+    figure.update_layout(
+        barmode="stack",
+        # A thin band's label would shrink to an unreadable size: hide it; hover still has it.
+        uniformtext={"minsize": 10, "mode": "hide"},
+        bargap=0.25,
+    )
+    figure.update_xaxes(range=[0, 1], tickformat=".0%", title_text="Share of respondents")
+    figure.update_yaxes(type="multicategory", autorange="reversed")
+    return figure
+
+
+def exposure_effects(tables: PublishedTables, min_group_size: int) -> go.Figure:
+    """The organization's mean scores by exposure band (client aggression, stimulant caseload,
+    supervision ...) in the latest wave: one row of panels per scale, one column per exposure."""
+    if tables.exposure_effects is None:
+        raise ValueError("no exposure_effects table is published")
+    effects = tables.exposure_effects[tables.exposure_effects["group_type"] == ORGANIZATION_GROUP]
+    if effects.empty:
+        raise ValueError("exposure_effects has no organization rows")
+    wave = latest_wave(effects)
+    effects = effects[effects["wave"] == wave]
+    published = set(effects["indicator"])
+    means = [mean for mean in tables.mean_indicators() if mean.indicator in published]
+    if not means:
+        raise ValueError("exposure_effects has no mean indicator")
+    effect_readings = readings(effects, ("indicator", "exposure_item", "exposure_band"))
+    bands = (
+        effects[
+            [
+                "exposure_item",
+                "exposure_label",
+                "exposure_band",
+                "exposure_band_label",
+                "exposure_band_order",
+            ]
+        ]
+        .drop_duplicates(["exposure_item", "exposure_band"])
+        .sort_values(["exposure_item", "exposure_band_order"])
+    )
+    exposures = list(dict.fromkeys(bands["exposure_item"]))
+    exposure_labels = dict(zip(bands["exposure_item"], bands["exposure_label"], strict=True))
+    bands_of = {
+        exposure: list(zip(rows["exposure_band"], rows["exposure_band_label"], strict=True))
+        for exposure, rows in bands.groupby("exposure_item", sort=False)
+    }
+
+    # Exposures name the columns, scales the rows.
+    column_titles = [wrap(exposure_labels[exposure], 34) for exposure in exposures]
+    figure = make_subplots(
+        rows=len(means),
+        cols=len(exposures),
+        subplot_titles=column_titles + [""] * (len(means) - 1) * len(exposures),
+        vertical_spacing=0.3 / len(means),
+        horizontal_spacing=0.08,
+    )
+    contrasts: list[tuple[float, str]] = []
+    for row, mean in enumerate(means, start=1):
+        colour = TEAM_COLOURS[(row - 1) % len(TEAM_COLOURS)]
+        for column, exposure in enumerate(exposures, start=1):
+            exposure_label = plotly_text(exposure_labels[exposure])
+            points = [
+                effect_readings.get((mean.indicator, exposure, band))
+                for band, _ in bands_of[exposure]
+            ]
+            labels = [plotly_text(label) for _, label in bands_of[exposure]]
+            figure.add_trace(
+                go.Scatter(
+                    x=list(range(len(points))),
+                    y=[point.value if point else None for point in points],
+                    error_y=_error_bars(points, colour),
+                    customdata=[
+                        reading_hover(f"{exposure_label}: {label}", plotly_text(mean.name), point)
+                        if point
+                        else None
+                        for label, point in zip(labels, points, strict=True)
+                    ],
+                    hovertemplate="%{customdata}<extra></extra>",
+                    mode="lines+markers",
+                    connectgaps=False,
+                    line={"color": colour, "width": 1.5},
+                    marker={"color": colour, "size": 9},
+                    showlegend=False,
+                    name=plotly_text(mean.name),
+                ),
+                row=row,
+                col=column,
+            )
+            # A band with too few respondents is named on the axis with the reason.
+            figure.update_xaxes(
+                tickvals=list(range(len(points))),
+                ticktext=[
+                    wrap(label, 12) + _not_shown_suffix(point, min_group_size)
+                    for label, point in zip(labels, points, strict=True)
+                ],
+                range=[-0.5, len(points) - 0.5],
+                tickangle=0,
+                showgrid=False,
+                row=row,
+                col=column,
+            )
+            if column == 1:
+                figure.update_yaxes(title_text=wrap(mean.name, 24), row=row, col=column)
+            contrast = _exposure_contrast(mean, exposure_label, labels, points)
+            if contrast:
+                contrasts.append(contrast)
+    apply_layout(
+        figure,
+        finding=max(contrasts)[1]
+        if contrasts
+        else f"No score differs clearly between exposure bands in {plotly_text(wave)}",
+        note=(
+            f"Organization, wave {plotly_text(wave)}. Mean score in each exposure band, in the"
+            " order the question offers them; bars: 95% intervals. A difference is called clear"
+            " only where the intervals do not overlap. No point where fewer than"
+            f" {min_group_size} responded."
+        ),
+        plot_height=250 * len(means),
+        room_above_plot=16 * max(title.count("<br>") + 1 for title in column_titles),
+    )
+    figure.update_annotations(font={"size": 13})
+    return figure
+
+
+def response_rates(tables: PublishedTables) -> go.Figure:
+    """Each team's response rate in the latest wave, lowest first, low participation flagged."""
+    if tables.response_rates is None:
+        raise ValueError("no response_rates table is published")
+    rates = tables.response_rates
+    wave = latest_wave(rates)
+    rates = rates[rates["wave"] == wave]
+    team_rates = rates[rates["group_type"] == TEAM_GROUP]
+    names = tables.team_display_names()
+    rows = (
+        team_rates[shown_rows(team_rates, "response_rate")]
+        .sort_values("response_rate")
+        .to_dict("records")
+    )
+    hidden = len(team_rates) - len(rows)
+    low = [row for row in rows if flag(row["low_response_rate"])]
+    labels = [plotly_text(names.get(str(row["group_id"]), str(row["group_id"]))) for row in rows]
+
+    figure = go.Figure(
+        go.Bar(
+            orientation="h",
+            x=[float(row["response_rate"]) for row in rows],
+            y=labels,
+            text=[rate_text(row) for row in rows],
+            textposition="outside",
+            cliponaxis=False,
+            marker={
+                "color": [
+                    WORSE_COLOUR if flag(row["low_response_rate"]) else BETTER_COLOUR
+                    for row in rows
+                ]
+            },
+            customdata=[
+                f"<b>{label}</b><br>{plotly_text(wave)}: {rate_text(row)}"
+                + ("<br>low participation" if flag(row["low_response_rate"]) else "")
+                for label, row in zip(labels, rows, strict=True)
+            ],
+            hovertemplate="%{customdata}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    if low:
+        finding = (
+            f"{len(low)} of {len(rows)} teams had low participation in {plotly_text(wave)}"
+            f" (lowest: {labels[0]}, {percent(float(rows[0]['response_rate']))})"
+        )
+    else:
+        finding = f"No team shown had low participation in {plotly_text(wave)}"
+    organization = rates[
+        (rates["group_type"] == ORGANIZATION_GROUP) & shown_rows(rates, "response_rate")
+    ]
+    apply_layout(
+        figure,
+        finding=finding,
+        note=(
+            f"Responses as a share of the staff invited, wave {plotly_text(wave)}; orange: low"
+            " participation, where results may not speak for the whole team."
+            + "".join(
+                f" Organization: {rate_text(row)}." for row in organization.to_dict("records")
+            )
+            + (
+                f" {hidden} {'team is' if hidden == 1 else 'teams are'} not shown: too few"
+                " invited or responding to show a rate."
+                if hidden
+                else ""
+            )
+        ),
+        plot_height=24 * max(len(rows), 4),
+    )
+    figure.update_xaxes(range=[0, 1.15], tickformat=".0%", title_text="Response rate")
+    figure.update_yaxes(type="category", autorange="reversed")
+    return figure
+
+
+def instrument_reliability(tables: PublishedTables) -> go.Figure:
+    """Cronbach's alpha of each scale in each wave; flagged scales drawn in orange."""
+    if tables.instrument_reliability is None:
+        raise ValueError("no instrument_reliability table is published")
+    reliability = tables.instrument_reliability
+    reliability = reliability[shown_rows(reliability, "alpha")]
+    waves = sorted(reliability["wave"].unique())
+    names = {mean.indicator: wrap(mean.name, 44) for mean in tables.mean_indicators()}
+    measured = [indicator for indicator in names if indicator in set(reliability["indicator"])]
+    figure = go.Figure()
+    for position, wave in enumerate(waves):
+        rows = [
+            row
+            for row in reliability[reliability["wave"] == wave].to_dict("records")
+            if row["indicator"] in measured
+        ]
+        is_latest = position == len(waves) - 1
+        flags = [flag(row["below_threshold"]) for row in rows]
+        figure.add_trace(
+            go.Scatter(
+                x=[float(row["alpha"]) for row in rows],
+                y=[names[row["indicator"]] for row in rows],
+                mode="markers",
+                name=plotly_text(wave),
+                marker={
+                    "size": 12 if is_latest else 8,
+                    "symbol": "circle" if is_latest else "circle-open",
+                    "color": [WORSE_COLOUR if flag else BETTER_COLOUR for flag in flags],
+                    "line": {"width": 1.5},
+                },
+                customdata=[
+                    f"<b>{names[row['indicator']]}</b><br>{plotly_text(wave)}:"
+                    f" alpha {row['alpha']:.2f}<br>n = {count(_int(row['n']))}"
+                    + ("<br>low internal consistency" if flag else "")
+                    for row, flag in zip(rows, flags, strict=True)
+                ],
+                hovertemplate="%{customdata}<extra></extra>",
+            )
+        )
+    figure.add_vline(
+        x=ALPHA_GUIDE,
+        line=GUIDE_LINE,
+        annotation_text=f"{ALPHA_GUIDE:g}, a common minimum",
+        annotation_position="top",
+    )
+    latest = reliability[reliability["wave"] == waves[-1]] if waves else reliability
+    flagged = [
+        f"{names[row['indicator']]} (alpha {row['alpha']:.2f})"
+        for row in latest.to_dict("records")
+        if flag(row["below_threshold"]) and row["indicator"] in measured
+    ]
+    latest_label = plotly_text(waves[-1]) if waves else ""
+    apply_layout(
+        figure,
+        finding=(
+            f"Low internal consistency in {latest_label}: {join(flagged)}"
+            if flagged
+            else f"Every scale was answered consistently enough to interpret in {latest_label}"
+        ),
+        note=(
+            "Cronbach's alpha: how consistently each scale's items were answered (1 is perfect)."
+            " Filled: the latest wave; open: earlier waves; orange: flagged as low, which makes"
+            " that scale's scores less trustworthy."
+        ),
+        plot_height=34 * max(len(measured), 4),
+    )
+    figure.update_xaxes(range=[0, 1], title_text="Cronbach's alpha")
+    figure.update_yaxes(type="category", autorange="reversed")
+    figure.update_layout(legend={"title": {"text": "Wave"}})
+    return figure
+
+
+# --- one team ----------------------------------------------------------------------------------
+
+
+def team_versus_organization(
+    tables: PublishedTables, min_group_size: int, team_id: str
+) -> go.Figure:
+    """One team's mean scores beside the organization's in the latest wave, one row per scale,
+    over the scale's bands."""
+    wave = tables.latest_wave()
+    team = plotly_text(tables.team_display_names()[team_id])
+    indicators = tables.team_indicators
+    team_readings = readings(
+        indicators[(indicators["team_id"].astype(str) == team_id) & (indicators["wave"] == wave)],
+        ("indicator",),
+    )
+    org = tables.org_indicators
+    org_readings = readings(org[org["wave"] == wave], ("indicator",))
+    means = [
+        mean
+        for mean in tables.mean_indicators()
+        if (mean.indicator,) in team_readings and mean.bands
+    ]
+    fewer_than = f"fewer than {min_group_size} respondents: not shown"
+
+    figure = make_subplots(
+        rows=max(len(means), 1),
+        cols=1,
+        subplot_titles=[plotly_text(mean.name) for mean in means],
+        vertical_spacing=0.5 / max(len(means), 1),
+    )
+    # Collected and set at once: plotly is slow to add shapes and axes one by one to subplots.
+    traces: list[go.Scatter] = []
+    shapes: list[dict[str, object]] = []
+    axes: dict[str, dict[str, object]] = {}
+    less, more = [], []
+    for row, mean in enumerate(means, start=1):
+        x_axis, y_axis = _subplot_axes(row)
+        team_reading = team_readings.get((mean.indicator,))
+        org_reading = org_readings.get((mean.indicator,))
+        low, high = _score_range(mean, [team_reading, org_reading])
+        uppers = [*(band.lower for band in mean.bands[1:]), high]
+        shapes += [
+            {
+                "type": "rect",
+                "xref": x_axis,
+                "yref": f"{y_axis} domain",
+                "x0": max(band.lower, low),
+                "x1": upper,
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": BAND_COLOURS[colour_level(mean.unfavourability(band))],
+                "opacity": 0.5,
+                "line": {"width": 0},
+                "layer": "below",
+            }
+            for band, upper in zip(mean.bands, uppers, strict=True)
+        ]
+        for label, reading, colour in (
+            (ORGANIZATION, org_reading, ORGANIZATION_COLOUR),
+            (team, team_reading, TEAM_COLOURS[0]),
+        ):
+            if reading is None:
+                traces.append(
+                    go.Scatter(
+                        x=[(low + high) / 2],
+                        y=[label],
+                        xaxis=x_axis,
+                        yaxis=y_axis,
+                        mode="text",
+                        text=[fewer_than],
+                        hoverinfo="skip",
+                        showlegend=False,
+                    )
+                )
+                continue
+            band = mean.band_of(reading.value)
+            traces.append(
+                go.Scatter(
+                    x=[reading.value],
+                    y=[label],
+                    xaxis=x_axis,
+                    yaxis=y_axis,
+                    error_x={
+                        "type": "data",
+                        "array": [upper_error(reading)],
+                        "arrayminus": [lower_error(reading)],
+                        "color": colour,
+                        "thickness": 2,
+                        "width": 6,
+                    },
+                    mode="markers+text",
+                    text=[score(reading.value)],
+                    textposition="top center",
+                    marker={"color": colour, "size": 12},
+                    customdata=[
+                        reading_hover(
+                            label,
+                            f"{plotly_text(mean.name)} ({plotly_text(band.id)} band)",
+                            reading,
+                        )
+                    ],
+                    hovertemplate="%{customdata}<extra></extra>",
+                    showlegend=False,
+                    name=label,
+                )
+            )
+        axes[_layout_key(x_axis)] = {"range": [low, high], "showgrid": False}
+        axes[_layout_key(y_axis)] = {
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [ORGANIZATION, team],
+            "range": [-0.7, 1.9],
+        }
+        if team_reading and org_reading and not intervals_overlap(team_reading, org_reading):
+            worse = less_favourable(mean, team_reading.value, org_reading.value)
+            (less if worse else more).append(plotly_text(mean.name))
+    figure.add_traces(traces)
+    figure.update_layout(shapes=shapes, **axes)
+    apply_layout(
+        figure,
+        finding=_comparison_finding(team, wave, less, more),
+        note=(
+            f"Wave {plotly_text(wave)}. Dots: mean scores; bars: 95% intervals; background: the"
+            " scale's bands, darker where less favourable. A difference is called clear only"
+            " where the intervals do not overlap."
+        ),
+        plot_height=130 * max(len(means), 1),
+    )
+    return figure
+
+
+def team_trend_panels(tables: PublishedTables, min_group_size: int, team_id: str) -> go.Figure:
+    """One team across the waves on every scale, beside the organization, with its actions."""
+    team = plotly_text(tables.team_display_names()[team_id])
+    indicators = tables.team_indicators
+    team_rows = indicators[indicators["team_id"].astype(str) == team_id]
+    team_readings = readings(team_rows, ("wave", "indicator"))
+    org_readings = readings(tables.org_indicators, ("wave", "indicator"))
+    waves = sorted(set(team_rows["wave"]) | set(tables.org_indicators["wave"]))
+    published = {indicator for _, indicator in team_readings}
+    means = [mean for mean in tables.mean_indicators() if mean.indicator in published]
+    actions = actions_by_team(tables)
+    columns = 2 if len(means) > 1 else 1
+    rows = max(math.ceil(len(means) / columns), 1)
+
+    figure = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=[plotly_text(mean.name) for mean in means],
+        vertical_spacing=0.45 / rows,
+        horizontal_spacing=0.1,
+    )
+    # The organization, then the team: offset, line and the actions drawn on that line.
+    series = (
+        (None, ORGANIZATION, org_readings, -0.06, ORGANIZATION_COLOUR, 2, "dash"),
+        (team_id, team, team_readings, 0.06, TEAM_COLOURS[0], 2.5, "solid"),
+    )
+    # Collected and set at once: plotly is slow to add shapes and axes one by one to subplots.
+    traces: list[go.Scatter] = []
+    shapes: list[dict[str, object]] = []
+    axes: dict[str, dict[str, object]] = {}
+    for position, mean in enumerate(means, start=1):
+        x_axis, y_axis = _subplot_axes(position)
+        for group, name, by_wave, offset, colour, width, dash in series:
+            points = [by_wave.get((wave, mean.indicator)) for wave in waves]
+            line_style = {"color": colour, "width": width, "dash": dash}
+            trace = _trend_trace(
+                name, waves, points, offset, line_style, legendgroup=name, marker_size=7
+            )
+            traces.append(trace.update(xaxis=x_axis, yaxis=y_axis, showlegend=position == 1))
+            if actions.get(group):
+                trace = _action_trace(
+                    name, actions[group], waves, points, colour, legendgroup=f"{name} actions"
+                )
+                traces.append(
+                    trace.update(
+                        xaxis=x_axis,
+                        yaxis=y_axis,
+                        showlegend=position == 1,
+                        name=f"{name}: action from the action log",
+                    )
+                )
+        shapes += [
+            {
+                "type": "line",
+                "xref": f"{x_axis} domain",
+                "yref": y_axis,
+                "x0": 0,
+                "x1": 1,
+                "y0": band.lower,
+                "y1": band.lower,
+                "line": GUIDE_LINE,
+            }
+            for band in mean.bands[1:]
+        ]
+        axes[_layout_key(x_axis)] = {
+            "tickvals": list(range(len(waves))),
+            "ticktext": [plotly_text(wave) for wave in waves],
+            "range": [-0.6, len(waves) - 0.4],
+            "showgrid": False,
+            "zeroline": False,
+        }
+    figure.add_traces(traces)
+    figure.update_layout(shapes=shapes, **axes)
+    latest = waves[-1] if waves else ""
+    previous = waves[-2] if len(waves) > 1 else None
+    worsened, improved = _clear_changes(means, team_readings, latest, previous)
+    apply_layout(
+        figure,
+        finding=_change_finding(latest, previous, worsened, improved, team=team),
+        note=(
+            "Solid: this team; dashed: the whole organization; bars: 95% intervals; dotted"
+            f" lines: band edges. No point where fewer than {min_group_size} responded."
+            + (" Stars: actions from the action log." if actions else "")
+        ),
+        plot_height=230 * rows,
+        room_above_plot=20,
+    )
+    figure.update_layout(legend={"orientation": "h", "y": -0.08, "yanchor": "top"})
+    return figure
+
+
+def _subplot_axes(position: int) -> tuple[str, str]:
+    """The x and y axis ids of make_subplots' `position`-th subplot (from 1, row by row)."""
+    suffix = "" if position == 1 else str(position)
+    return f"x{suffix}", f"y{suffix}"
+
+
+def _layout_key(axis: str) -> str:
+    """The layout property of an axis id: "x3" -> "xaxis3", "y" -> "yaxis"."""
+    return f"{axis[0]}axis{axis[1:]}"
+
+
+# --- pieces ------------------------------------------------------------------------------------
+
+
+def _trend_trace(
+    name: str,
+    waves: list[str],
+    points: list[Reading | None],
+    offset: float,
+    line_style: dict[str, object],
+    *,
+    legendgroup: str,
+    marker_size: int,
+    visible: bool | str = True,
+) -> go.Scatter:
+    """A line across the waves (drawn at 0, 1, 2, ... plus `offset`) with 95% interval bars."""
+    colour = line_style["color"]
+    return go.Scatter(
+        visible=visible,
+        x=[index + offset for index in range(len(waves))],
+        y=[point.value if point else None for point in points],
+        error_y=_error_bars(points, colour),
+        customdata=[
+            reading_hover(name, plotly_text(wave), point) if point else None
+            for wave, point in zip(waves, points, strict=True)
+        ],
+        hovertemplate="%{customdata}<extra></extra>",
+        mode="lines+markers",
+        connectgaps=False,
+        name=name,
+        legendgroup=legendgroup,
+        line=line_style,
+        marker={"size": marker_size, "color": colour},
+    )
+
+
+def _action_trace(
+    name: str,
+    actions: list[Action],
+    waves: list[str],
+    points: list[Reading | None],
+    colour: str,
+    *,
+    legendgroup: str,
+    visible: bool | str = True,
+) -> go.Scatter:
+    """Stars between the waves where a group's actions fall, on its line where it has one."""
+    shown = [point.value for point in points if point]
+    fallback = sum(shown) / len(shown) if shown else None
+    positions = [action_position(action, waves) for action in actions]
+    heights = []
+    for position in positions:
+        # The line's height halfway between the waves before and after the action.
+        around = [
+            points[index].value
+            for index in (math.floor(position), math.ceil(position))
+            if 0 <= index < len(points) and points[index]
+        ]
+        heights.append(sum(around) / len(around) if around else fallback)
+    return go.Scatter(
+        visible=visible,
+        x=positions,
+        y=heights,
+        mode="markers",
+        marker={**ACTION_MARKER, "color": colour},
+        customdata=[
+            f"<b>{name}</b><br>Action on {plotly_text(action.day)}:<br>{wrap(action.text, 48)}"
+            for action in actions
+        ],
+        hovertemplate="%{customdata}<extra></extra>",
+        name=f"{name}: actions",
+        legendgroup=legendgroup,
+        showlegend=False,
+    )
+
+
+def _error_bars(points: list[Reading | None], colour: object) -> dict[str, object]:
+    return {
+        "type": "data",
+        "array": [upper_error(point) for point in points],
+        "arrayminus": [lower_error(point) for point in points],
+        "thickness": 1.2,
+        "width": 3,
+        "color": colour,
+    }
+
+
+def _wave_axis(figure: go.Figure, waves: list[str]) -> None:
+    figure.update_xaxes(
+        tickvals=list(range(len(waves))),
+        ticktext=[plotly_text(wave) for wave in waves],
+        title_text="Survey wave",
+        # Room beyond the first and last wave for actions before or after them.
+        range=[-0.6, len(waves) - 0.4],
+        showgrid=False,
+        zeroline=False,
+    )
+
+
+def _spread_for(series_count: int) -> list[float]:
+    return spread(min(series_count, HIGHLIGHTED_TEAMS + 1), width=0.36)
+
+
 def _teams_least_favourable_first(
-    mean: MeanIndicator, team_readings: _Readings, names: dict[str, str], waves: list[str]
+    mean: MeanIndicator, team_readings: Readings, names: dict[str, str], waves: list[str]
 ) -> list[str]:
     """Teams by their latest shown score, least favourable first; teams without one last."""
     latest = {
@@ -273,186 +1194,114 @@ def _highlight_note(mean: MeanIndicator, team_count: int) -> str:
     )
 
 
-def organization_headline(tables: PublishedTables, min_group_size: int) -> go.Figure:
-    """The organization's mean indicators in the latest wave, with intervals and change."""
-    org = tables.org_indicators
-    wave = _latest_wave(org)
-    earlier_waves = sorted(org.loc[org["wave"] < wave, "wave"].unique())
-    previous_wave = earlier_waves[-1] if earlier_waves else None
-    readings = _readings(org, ("wave", "indicator"))
-    means = [mean for mean in tables.mean_indicators() if (wave, mean.indicator) in readings]
+def _service_lines(tables: PublishedTables) -> dict[str, str]:
+    """Team id -> service line to group by; a team without one goes in a group of its own."""
+    recorded = {
+        str(team_id): str(line)
+        for team_id, line in zip(tables.teams["team_id"], tables.teams["service_line"], strict=True)
+        if not pd.isna(line) and str(line).strip()
+    }
+    return {
+        team_id: recorded.get(team_id, NO_SERVICE_LINE) for team_id in tables.team_display_names()
+    }
 
-    columns = min(4, max(len(means), 1))
-    rows = math.ceil(len(means) / columns)
-    figure = go.Figure()
-    worsened: list[str] = []
-    improved: list[str] = []
-    for position, mean in enumerate(means):
-        row, column = divmod(position, columns)
-        # plotly centres the number in the domain and draws the title above the domain, so the
-        # domain is the lower part of the card's slot and the title fills the upper part.
-        slot_bottom = 1 - (row + 1) / rows
-        domain = {
-            "x": [column / columns + 0.01, (column + 1) / columns - 0.01],
-            "y": [slot_bottom, slot_bottom + 0.5 / rows],
-        }
-        reading = readings[(wave, mean.indicator)]
+
+def _score_range(mean: MeanIndicator, points: list[Reading | None]) -> tuple[float, float]:
+    """An axis range that holds the scale (or, where it is not published, every band edge) and
+    every interval shown, with a small margin."""
+    edges = list(mean.score_range or [band.lower for band in mean.bands])
+    for point in points:
+        if point:
+            edges += [point.value, point.ci_low or point.value, point.ci_high or point.value]
+    low, high = min(edges), max(edges)
+    margin = (high - low) * 0.04 or 1.0
+    return low - margin, high + margin
+
+
+def _rows_of(indicators: pd.DataFrame, indicator: str) -> pd.DataFrame:
+    return indicators[indicators["indicator"] == indicator]
+
+
+def _clear_changes(
+    means: list[MeanIndicator], by_wave: Readings, wave: str, previous_wave: str | None
+) -> tuple[list[str], list[str]]:
+    """The scales that clearly worsened and clearly improved since the previous wave."""
+    changes: dict[str, list[str]] = {"worsened": [], "improved": []}
+    if previous_wave is None:
+        return [], []
+    for mean in means:
+        reading = by_wave.get((wave, mean.indicator))
         if reading is None:
-            figure.add_annotation(
-                text=f"<b>{_wrap(mean.name, 26)}</b><br>fewer than {min_group_size} respondents",
-                x=sum(domain["x"]) / 2,
-                y=sum(domain["y"]) / 2,
-                xref="paper",
-                yref="paper",
-                showarrow=False,
-            )
             continue
-        earlier = readings.get((previous_wave, mean.indicator)) if previous_wave else None
-        band = mean.band_of(reading.value)
-        lines = [
-            f"<b>{_wrap(mean.name, 26)}</b>",
-            f"{_plotly_text(band.id)} band · n = {_count(reading.n)}",
-            f"95% interval {_interval(reading, _score)}",
-            _change_note(reading, earlier, previous_wave),
-        ]
-        delta = None
-        if earlier is not None:
-            clear = not _intervals_overlap(reading, earlier)
-            worse_when_up = mean.risk_when == "high"
-            up_colour = WORSE_COLOUR if worse_when_up else BETTER_COLOUR
-            down_colour = BETTER_COLOUR if worse_when_up else WORSE_COLOUR
-            delta = {
-                "reference": earlier.value,
-                "valueformat": _score_format(reading.value),
-                # Colour only a change the intervals support; anything else may be chance.
-                "increasing": {"color": up_colour if clear else UNCLEAR_CHANGE_COLOUR},
-                "decreasing": {"color": down_colour if clear else UNCLEAR_CHANGE_COLOUR},
-                "font": {"size": 18},
-            }
-            if clear:
-                rose = reading.value > earlier.value
-                (worsened if rose == worse_when_up else improved).append(mean.name)
-        figure.add_trace(
-            go.Indicator(
-                mode="number+delta" if delta else "number",
-                value=reading.value,
-                number={"valueformat": _score_format(reading.value), "font": {"size": 38}},
-                delta=delta,
-                title={"text": "<br>".join(lines), "font": {"size": 13}},
-                domain=domain,
-            )
-        )
-    _apply_layout(
-        figure,
-        finding=_headline_finding(wave, previous_wave, worsened, improved),
-        note=(
-            f"Organization, wave {_plotly_text(wave)}. Big number: mean score; small: change since"
-            " the previous wave, coloured only where the 95% intervals do not overlap"
-            " (orange: less favourable, blue: more favourable); grey changes may be chance."
-        ),
-        plot_height=200 * max(rows, 1),
-    )
-    return figure
+        earlier = by_wave.get((previous_wave, mean.indicator))
+        change = clear_change(mean, reading, earlier, previous_wave)
+        if change:
+            changes[change].append(mean.name)
+    return changes["worsened"], changes["improved"]
 
 
-def band_distribution(
-    tables: PublishedTables, min_group_size: int, indicator: str = DEFAULT_TREND_INDICATOR
-) -> go.Figure:
-    """The organization's share of respondents in each band of a scale, per wave (stacked)."""
-    mean = tables.mean_indicator(indicator)
-    bands_and_shares = tables.band_share_indicators(mean)
-    if not bands_and_shares:
-        raise ValueError(f"no band shares are published for {indicator}")
-    share_ids = [share for _, share in bands_and_shares]
-    org = tables.org_indicators[tables.org_indicators["indicator"].isin(share_ids)]
-    waves = sorted(org["wave"].unique())
-    readings = _readings(org, ("wave", "indicator"))
+def _int(value: object) -> int | None:
+    return None if pd.isna(value) else int(value)
 
-    figure = go.Figure()
-    for band, share in bands_and_shares:
-        level = _colour_level(mean.unfavourability(band))
-        points = [readings.get((wave, share)) for wave in waves]
-        band_name = _plotly_text(band.id)
-        figure.add_trace(
-            go.Bar(
-                x=[_plotly_text(wave) for wave in waves],
-                y=[point.value if point else None for point in points],
-                text=[_percent(point.value) if point else None for point in points],
-                textposition="inside",
-                insidetextanchor="middle",
-                textfont={"color": "#ffffff" if level == len(BAND_COLOURS) - 1 else "#000000"},
-                customdata=[
-                    _share_hover(band_name, mean.band_range(band), wave, point) if point else None
-                    for wave, point in zip(waves, points, strict=True)
-                ],
-                hovertemplate="%{customdata}<extra></extra>",
-                name=f"{band_name} ({mean.band_range(band)})",
-                marker={"color": BAND_COLOURS[level], "line": {"color": "#444444", "width": 0.5}},
-            )
-        )
-    for wave in waves:
-        if all(
-            (wave, share) in readings and readings[(wave, share)] is None for share in share_ids
-        ):
-            figure.add_annotation(
-                x=_plotly_text(wave),
-                y=0.5,
-                text=f"fewer than {min_group_size}<br>respondents",
-                showarrow=False,
-            )
-    published = {band.id for band, _ in bands_and_shares}
-    unpublished = [band.id for band in mean.bands if band.id not in published]
-    _apply_layout(
-        figure,
-        finding=_band_finding(mean, bands_and_shares, readings, waves),
-        note=f"Organization, share of respondents in each band of {_plotly_text(mean.name)}."
-        + (f" Bands not published: {_plotly_text(', '.join(unpublished))}." if unpublished else ""),
-        plot_height=360,
+
+def _not_shown_suffix(point: Reading | None, min_group_size: int) -> str:
+    return "" if point else f"<br>(fewer than {min_group_size})"
+
+
+def _exposure_contrast(
+    mean: MeanIndicator, exposure_label: str, bands: list[str], points: list[Reading | None]
+) -> tuple[float, str] | None:
+    """The difference between the first and the last band shown, when it is clear. The labels
+    are already escaped for plotly."""
+    shown = [(band, point) for band, point in zip(bands, points, strict=True) if point]
+    if len(shown) < 2:
+        return None
+    (low_band, least), (high_band, most) = shown[0], shown[-1]
+    if intervals_overlap(least, most):
+        return None
+    direction = "higher" if most.value > least.value else "lower"
+    finding = (
+        f"{plotly_text(mean.name)} is clearly {direction} among staff answering"
+        f" “{high_band}” than “{low_band}” to"
+        f" {exposure_label.lower()} ({score(most.value)} vs {score(least.value)})"
     )
-    # The legend lists the bands top to bottom in the order they are stacked.
-    figure.update_layout(
-        barmode="stack",
-        legend={"traceorder": "reversed"},
-        # A thin band's label would shrink to an unreadable size: hide it; hover still has it.
-        uniformtext={"minsize": 10, "mode": "hide"},
-    )
-    figure.update_xaxes(type="category", title_text="Survey wave")
-    figure.update_yaxes(range=[0, 1], tickformat=".0%", title_text="Share of respondents")
-    return figure
+    return abs(most.value - least.value) / (abs(least.value) or 1.0), finding
+
+
+# --- titles that state the finding -------------------------------------------------------------
 
 
 def _heatmap_finding(
     levels: list[list[int | None]],
-    team_ids: list[str],
-    names: dict[str, str],
+    rows: list[_HeatmapRow],
     wave: str,
     min_group_size: int,
+    noun: str,
 ) -> str:
     worst_level = len(BAND_COLOURS) - 1
-    worst_counts = {
-        team_id: sum(level == worst_level for level in row)
-        for team_id, row in zip(team_ids, levels, strict=True)
-    }
-    if all(level is None for row in levels for level in row):
-        return f"No team reached {min_group_size} respondents in {_plotly_text(wave)}"
-    most = max(worst_counts.values())
+    if all(level is None for row_levels in levels for level in row_levels):
+        return f"No {noun} reached {min_group_size} respondents in {plotly_text(wave)}"
+    worst_counts = [sum(level == worst_level for level in row_levels) for row_levels in levels]
+    most = max(worst_counts)
     if most == 0:
-        return f"No team score is in its least favourable band in {_plotly_text(wave)}"
+        return f"No {noun} score is in its least favourable band in {plotly_text(wave)}"
     leaders = [
-        _plotly_text(names[team_id]) for team_id, count in worst_counts.items() if count == most
+        plotly_text(row.label)
+        for row, worst in zip(rows, worst_counts, strict=True)
+        if worst == most
     ]
     verb = "has" if len(leaders) == 1 else "have"
     scores = "score" if most == 1 else "scores"
     return (
-        f"{_join(leaders)} {verb} the most {scores} in the least favourable band"
+        f"{join(leaders)} {verb} the most {scores} in the least favourable band"
         f" ({most} of {len(levels[0])})"
     )
 
 
 def _trend_finding(
-    mean: MeanIndicator, team_readings: _Readings, names: dict[str, str], waves: list[str]
+    mean: MeanIndicator, team_readings: Readings, names: dict[str, str], waves: list[str]
 ) -> str:
-    label = _plotly_text(mean.name)
+    label = plotly_text(mean.name)
     if not waves:
         return f"No {label} results are published"
     latest = waves[-1]
@@ -462,251 +1311,112 @@ def _trend_finding(
         if wave == latest and reading is not None
     }
     if not shown:
-        return f"{label}: no team has enough respondents to show in {_plotly_text(latest)}"
+        return f"{label}: no team has enough respondents to show in {plotly_text(latest)}"
     pick = max if mean.risk_when == "high" else min
     worst = pick(shown.values(), key=lambda reading: reading.value)
     teams = [
-        _plotly_text(names[team_id])
+        plotly_text(names[team_id])
         for team_id, reading in shown.items()
         if reading.value == worst.value
     ]
     extreme = "highest" if mean.risk_when == "high" else "lowest"
-    return (
-        f"{label} is {extreme} in {_join(teams)} ({_score(worst.value)} in {_plotly_text(latest)})"
-    )
+    return f"{label} is {extreme} in {join(teams)} ({score(worst.value)} in {plotly_text(latest)})"
 
 
-def _organization_change_note(org_readings: _Readings, waves: list[str]) -> str:
+def _organization_change_note(org_readings: Readings, waves: list[str]) -> str:
     shown = [(wave, org_readings.get((wave,))) for wave in waves if org_readings.get((wave,))]
     if not shown:
         return "Organization: not shown."
     wave, reading = shown[-1]
-    note = f"Organization {_score(reading.value)} in {_plotly_text(wave)}"
+    note = f"Organization {score(reading.value)} in {plotly_text(wave)}"
     if len(shown) > 1:
         earlier_wave, earlier = shown[-2]
         change = reading.value - earlier.value
         direction = "up" if change > 0 else "down" if change < 0 else "unchanged"
         # A change is written with its score's precision: "up 4.0", not "up 4.00", on 10-50.
-        amount = f" {format(abs(change), _score_format(reading.value))}" if change else ""
-        note += f", {direction}{amount} since {_plotly_text(earlier_wave)}"
+        amount = f" {format(abs(change), score_format(reading.value))}" if change else ""
+        note += f", {direction}{amount} since {plotly_text(earlier_wave)}"
     return note + "."
 
 
-def _headline_finding(
-    wave: str, previous_wave: str | None, worsened: list[str], improved: list[str]
+def _change_finding(
+    wave: str,
+    previous_wave: str | None,
+    worsened: list[str],
+    improved: list[str],
+    team: str | None = None,
 ) -> str:
+    """What changed beyond the uncertainty since the previous wave, for the organization or for
+    `team` (already escaped for plotly)."""
+    whose = team or "the organization"
     if previous_wave is None:
-        return f"Organization scores for {_plotly_text(wave)}, the first wave: no change to show"
-    since = f"Since {_plotly_text(previous_wave)}"
+        return f"Scores of {whose} for {plotly_text(wave)}, the first wave: no change to show"
+    since = f"Since {plotly_text(previous_wave)}"
     if not worsened and not improved:
-        return f"{since}, no organization score changed beyond the uncertainty"
+        return f"{since}, no score of {whose} changed beyond the uncertainty"
     parts = [
-        f"{_join([_plotly_text(label) for label in labels])} clearly {verb}"
+        f"{join([plotly_text(label) for label in labels])} clearly {verb}"
         for labels, verb in ((worsened, "worsened"), (improved, "improved"))
         if labels
     ]
-    return f"{since}, " + " and ".join(parts)
+    return f"{since}{f', in {team}' if team else ''}, " + " and ".join(parts)
 
 
-def _band_finding(
-    mean: MeanIndicator,
-    bands_and_shares: list[tuple[Band, str]],
-    readings: _Readings,
-    waves: list[str],
+def _comparison_finding(team: str, wave: str, less: list[str], more: list[str]) -> str:
+    if not less and not more:
+        return (
+            f"No score of {team} differs from the organization beyond the uncertainty in"
+            f" {plotly_text(wave)}"
+        )
+    parts = [
+        f"{adjective} favourable than the organization on {join(labels)}"
+        for labels, adjective in ((less, "less"), (more, "more"))
+        if labels
+    ]
+    return f"In {plotly_text(wave)}, {team} is clearly " + " and ".join(parts)
+
+
+def _band_share_finding(
+    tables: PublishedTables,
+    means: list[MeanIndicator],
+    focus: Readings,
+    comparison: Readings | None,
+    whose: str,
+    when: str,
+    compared: str,
 ) -> str:
-    band, share = max(bands_and_shares, key=lambda pair: mean.unfavourability(pair[0]))
-    shown = [(wave, readings.get((wave, share))) for wave in waves if readings.get((wave, share))]
-    label = _plotly_text(mean.name)
-    if not shown:
-        return f"How {label} scores spread across its bands"
-    wave, reading = shown[-1]
+    """The largest share in any scale's least favourable band in the focus group (the latest
+    wave, or the team), with the comparison group's share beside it."""
+    candidates = []
+    for mean in means:
+        least = mean.least_favourable_band()
+        shares = {band.id: share for band, share in tables.band_share_indicators(mean)}
+        reading = focus.get((shares.get(least.id, ""),))
+        if reading is not None:
+            candidates.append((reading.value, mean, least, shares[least.id]))
+    if not candidates:
+        return "How scores spread across each scale's bands"
+    value, mean, least, share = max(candidates, key=lambda candidate: candidate[0])
     finding = (
-        f"{_percent(reading.value)} of respondents were in the {_plotly_text(band.id)} band"
-        f" of {label} in {_plotly_text(wave)}"
+        f"{percent(value)} of {whose} were in the {plotly_text(least.id)} band of"
+        f" {plotly_text(mean.name)}{when}"
     )
-    if len(shown) > 1:
-        earlier_wave, earlier = shown[-2]
-        finding += f", against {_percent(earlier.value)} in {_plotly_text(earlier_wave)}"
+    other = comparison.get((share,)) if comparison is not None else None
+    if other is not None:
+        finding += f", against {percent(other.value)}{compared}"
     return finding
 
 
-def _change_note(reading: _Reading, earlier: _Reading | None, previous_wave: str | None) -> str:
+def _change_note(
+    mean: MeanIndicator, reading: Reading, earlier: Reading | None, previous_wave: str | None
+) -> str:
     if previous_wave is None:
         return "first wave"
-    since = f"vs {_plotly_text(previous_wave)}"
+    since = f"vs {plotly_text(previous_wave)}"
     if earlier is None:
         return f"{since}: not shown"
-    if _intervals_overlap(reading, earlier):
-        return f"{since}: may be chance"
-    return f"{since}: clear change"
-
-
-def _trend_hover(name: str, wave: str, reading: _Reading) -> str:
-    return (
-        f"<b>{name}</b><br>{_plotly_text(wave)}: {_score(reading.value)}<br>"
-        f"95% interval {_interval(reading, _score)}<br>n = {_count(reading.n)}"
-    )
-
-
-def _share_hover(band_name: str, band_range: str, wave: str, reading: _Reading) -> str:
-    return (
-        f"<b>{band_name} band</b> ({band_range})<br>"
-        f"{_plotly_text(wave)}: {_percent(reading.value)} of respondents<br>"
-        f"95% interval {_interval(reading, _percent)}<br>n = {_count(reading.n)}"
-    )
-
-
-def _apply_layout(
-    figure: go.Figure, *, finding: str, note: str, plot_height: int, room_above_plot: int = 0
-) -> None:
-    """Title and subtitle at the top, then the plot area at a height independent of the title.
-
-    `room_above_plot` keeps space for anything drawn between the subtitle and the plot, such as
-    column labels on top of a heatmap.
-    """
-    title_lines = _wrap_markup(finding, 85)
-    note_lines = _wrap_markup(note, 130)
-    top = 16 + 24 * len(title_lines) + 6 + 16 * len(note_lines) + 18 + room_above_plot
-    bottom = 60
-    figure.update_layout(
-        title={
-            "text": "<br>".join(title_lines),
-            "subtitle": {"text": "<br>".join(note_lines), "font": {"size": 12, "color": "#444"}},
-            "x": 0,
-            "xanchor": "left",
-            "xref": "container",
-            "y": 1,
-            "yanchor": "top",
-            "yref": "container",
-            "pad": {"t": 16, "l": 8},
-            "font": {"size": 18},
-        },
-        template="plotly_white",
-        font={"family": FONT_FAMILY, "size": 13, "color": "#222222"},
-        height=top + plot_height + bottom,
-        margin={"l": 20, "r": 20, "t": top, "b": bottom},
-        hoverlabel={"align": "left"},
-    )
-    figure.update_yaxes(automargin=True)
-    figure.update_xaxes(automargin=True)
-
-
-def _readings(frame: pd.DataFrame, key_columns: tuple[str, ...]) -> _Readings:
-    shown = shown_rows(frame)
-    readings: _Readings = {}
-    for is_shown, row in zip(shown, frame.to_dict("records"), strict=True):
-        key = tuple(str(row[column]) for column in key_columns)
-        readings[key] = (
-            _Reading(
-                value=float(row["value"]),
-                ci_low=_optional_float(row["ci_low"]),
-                ci_high=_optional_float(row["ci_high"]),
-                n=None if pd.isna(row["n"]) else int(row["n"]),
-            )
-            if is_shown
-            else None
-        )
-    return readings
-
-
-def _rows_of(indicators: pd.DataFrame, indicator: str) -> pd.DataFrame:
-    return indicators[indicators["indicator"] == indicator]
-
-
-def _latest_wave(indicators: pd.DataFrame) -> str:
-    if indicators.empty:
-        raise ValueError("no indicator rows are published")
-    return str(max(indicators["wave"]))
-
-
-def _colour_level(unfavourability: float) -> int:
-    return round(unfavourability * (len(BAND_COLOURS) - 1))
-
-
-def _stepped_colourscale(colours: Iterable[str]) -> list[list[float | str]]:
-    """A colourscale with one flat step per colour, for z values 0, 1, 2, ..."""
-    colours = list(colours)
-    scale: list[list[float | str]] = []
-    for index, colour in enumerate(colours):
-        scale += [[index / len(colours), colour], [(index + 1) / len(colours), colour]]
-    return scale
-
-
-def _spread(count: int, width: float) -> list[float]:
-    if count < 2:
-        return [0.0] * count
-    return [-width / 2 + width * index / (count - 1) for index in range(count)]
-
-
-def _intervals_overlap(first: _Reading, second: _Reading) -> bool:
-    """True when either interval is unknown or the two overlap.
-
-    Non-overlapping 95% intervals are a conservative sign of a real change; overlap does not prove
-    there was none, so such a change is called possibly chance, never "no change".
-    """
-    bounds = (first.ci_low, first.ci_high, second.ci_low, second.ci_high)
-    if any(bound is None for bound in bounds):
-        return True
-    return first.ci_low <= second.ci_high and second.ci_low <= first.ci_high
-
-
-def _upper_error(reading: _Reading | None) -> float | None:
-    if reading is None or reading.ci_high is None:
-        return None
-    return reading.ci_high - reading.value
-
-
-def _lower_error(reading: _Reading | None) -> float | None:
-    if reading is None or reading.ci_low is None:
-        return None
-    return reading.value - reading.ci_low
-
-
-def _optional_float(value: object) -> float | None:
-    return None if pd.isna(value) else float(value)
-
-
-def _score_format(value: float) -> str:
-    # Scales run 1-5 (BRS, Mini-Z) or 0-100 (ProQOL, CBI): keep about three significant digits.
-    return ".1f" if abs(value) >= 10 else ".2f"
-
-
-def _score(value: float) -> str:
-    return format(value, _score_format(value))
-
-
-def _percent(value: float) -> str:
-    return f"{value:.0%}"
-
-
-def _count(n: int | None) -> str:
-    return "not published" if n is None else str(n)
-
-
-def _interval(reading: _Reading, formatter: Callable[[float], str]) -> str:
-    if reading.ci_low is None or reading.ci_high is None:
-        return "not available"
-    return f"{formatter(reading.ci_low)}–{formatter(reading.ci_high)}"
-
-
-def _join(names: list[str]) -> str:
-    """People-readable list of data names: "A", "A and B", "A, B and 3 more"."""
-    if len(names) > 2:
-        return f"{names[0]}, {names[1]} and {len(names) - 2} more"
-    return " and ".join(names)
-
-
-def _plotly_text(text: str) -> str:
-    # plotly.js decodes &amp; &lt; &gt; but not &quot;, so quotes must stay as they are.
-    return html.escape(str(text), quote=False)
-
-
-def _wrap(text: str, width: int) -> str:
-    """Escape data text and break it into lines plotly can draw."""
-    lines = textwrap.wrap(str(text), width, break_long_words=False, break_on_hyphens=False)
-    return "<br>".join(_plotly_text(line) for line in lines or [""])
-
-
-def _wrap_markup(markup: str, width: int) -> list[str]:
-    # Entities contain no spaces, so wrapping at spaces never splits one.
-    return textwrap.wrap(markup, width, break_long_words=False)
+    tested = reading.previous_wave == previous_wave and reading.change_p_value is not None
+    p_value = f"<br>p = {reading.change_p_value:.3f}" if tested else ""
+    if clear_change(mean, reading, earlier, previous_wave) is None:
+        return f"{since}: may be chance{p_value}"
+    return f"{since}: clear change{p_value}"

@@ -1,30 +1,27 @@
 """Typed containers for what the dashboards read: the published tables and the facts of one run.
 
 The dashboards only ever see published (already suppressed) tables. Reading them goes through this
-module so that the rules for interpreting them (which rows may be shown, which band a score is in)
-live in one place.
+module so that the rules for interpreting them (which rows may be shown, which band a score is in,
+which rows a team's own page may receive) live in one place.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
+import duckdb
 import pandas as pd
 
+INDICATOR_COLUMNS = ("wave", "indicator", "n", "value", "ci_low", "ci_high", "suppressed")
+
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "team_indicators": (
-        "wave",
-        "team_id",
-        "indicator",
-        "n",
-        "value",
-        "ci_low",
-        "ci_high",
-        "suppressed",
-    ),
-    "org_indicators": ("wave", "indicator", "n", "value", "ci_low", "ci_high", "suppressed"),
+    "team_indicators": ("team_id", *INDICATOR_COLUMNS),
+    "org_indicators": INDICATOR_COLUMNS,
     "teams": ("team_id", "team_name", "service_line", "parent_unit"),
     "indicator_definitions": (
         "indicator",
@@ -38,6 +35,79 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "scale_bands": ("indicator", "band_id", "band_order", "lower", "lower_inclusive"),
     "instruments": ("instrument_id", "name", "title", "credit", "licence", "url"),
 }
+
+# Tables a published file may or may not hold: each one adds a section to the dashboards when
+# present and is left out cleanly when absent. Rows are keyed by team_id, or by group_type and
+# group_id, where group_type 'organization' is the whole organization.
+GROUP_COLUMNS = ("group_type", "group_id")
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    # One row per wave x group: the roster's headcount, the responses, and a low-rate flag.
+    "response_rates": (
+        "wave",
+        *GROUP_COLUMNS,
+        "invited",
+        "respondents",
+        "response_rate",
+        "low_response_rate",
+        "suppressed",
+    ),
+    # One row per wave x scale: Cronbach's alpha in the organization and its warning flag.
+    "instrument_reliability": ("wave", "indicator", "n", "alpha", "below_threshold", "suppressed"),
+    # One row per wave x team x indicator x rule that fired, with the evidence in words.
+    "early_warnings": ("wave", "team_id", "indicator", "rule", "evidence"),
+    # One row per wave x group x exposure band x indicator.
+    "exposure_effects": (
+        *GROUP_COLUMNS,
+        "exposure_item",
+        "exposure_label",
+        "exposure_band",
+        "exposure_band_label",
+        "exposure_band_order",
+        *INDICATOR_COLUMNS,
+    ),
+    # One row per action in the action log x mean indicator, with the waves around the action.
+    "actions": (
+        "action_id",
+        "team_id",
+        "action_date",
+        "action",
+        "indicator",
+        "wave_before",
+        "wave_after",
+        "value_before",
+        "value_after",
+        "change_p_value",
+        "change_significant",
+    ),
+    # One row per wave x cut between team and organization (parent unit, service line) x indicator.
+    "group_indicators": (*GROUP_COLUMNS, *INDICATOR_COLUMNS),
+}
+ORGANIZATION_GROUP = "organization"
+TEAM_GROUP = "team"
+
+# The order scales are shown in: the instruments as their publishers list their scales; a scale
+# added later follows by id. (A published table's rows come in no set order.)
+DISPLAY_ORDER = (
+    "proqol_cs",
+    "proqol_bo",
+    "proqol_sts",
+    "cbi_personal",
+    "cbi_work",
+    "cbi_client",
+    "brs_resilience",
+    "miniz_burnout",
+)
+
+# Tables that describe no team: definitions, and the organization's own figures.
+TEAMLESS_TABLES = frozenset(
+    {
+        "org_indicators",
+        "indicator_definitions",
+        "scale_bands",
+        "instruments",
+        "instrument_reliability",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +128,8 @@ class MeanIndicator:
     scale_id: str
     risk_when: Literal["high", "low"]
     bands: tuple[Band, ...]
+    # The lowest and highest possible score, where indicator_definitions publishes them.
+    score_range: tuple[float, float] | None = None
 
     def band_of(self, score: float) -> Band:
         """The highest band whose lower bound `score` reaches (inclusive or strictly above)."""
@@ -107,7 +179,10 @@ class MeanIndicator:
 
 @dataclass(frozen=True)
 class PublishedTables:
-    """The published tables the dashboards are built from, one DataFrame each."""
+    """The published tables the dashboards are built from, one DataFrame each.
+
+    The first six are always published; the others are None when the published file lacks them.
+    """
 
     team_indicators: pd.DataFrame
     org_indicators: pd.DataFrame
@@ -115,13 +190,20 @@ class PublishedTables:
     indicator_definitions: pd.DataFrame
     scale_bands: pd.DataFrame
     instruments: pd.DataFrame
+    response_rates: pd.DataFrame | None = None
+    instrument_reliability: pd.DataFrame | None = None
+    early_warnings: pd.DataFrame | None = None
+    exposure_effects: pd.DataFrame | None = None
+    actions: pd.DataFrame | None = None
+    group_indicators: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         # Fail at the boundary with the table and column named, not deep inside a figure builder.
+        expected = {**REQUIRED_COLUMNS, **OPTIONAL_COLUMNS}
         problems = [
             f"{table} lacks {', '.join(missing)}"
-            for table, columns in REQUIRED_COLUMNS.items()
-            if (missing := [c for c in columns if c not in getattr(self, table).columns])
+            for table, frame in self.frames()
+            if (missing := [c for c in expected[table] if c not in frame.columns])
         ]
         if problems:
             raise ValueError("published tables are incomplete: " + "; ".join(problems))
@@ -136,6 +218,47 @@ class PublishedTables:
                 "indicator_definitions needs kind 'mean'|'share' and risk_when 'high'|'low': "
                 + ", ".join(unknown)
             )
+
+    def frames(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        """(table name, frame) for every table present."""
+        for field in dataclasses.fields(self):
+            frame = getattr(self, field.name)
+            if frame is not None:
+                yield field.name, frame
+
+    def for_team(self, team_id: str) -> PublishedTables:
+        """Only what one team's own page may show: its rows and the organization's.
+
+        A team page is written from this and nothing else, so it cannot contain another team's
+        name or numbers, nor a cut (service line, unit) that other teams are part of.
+        """
+        kept = {}
+        for name, frame in self.frames():
+            if name in TEAMLESS_TABLES:
+                kept[name] = frame
+            elif "team_id" in frame.columns:
+                # A null team_id is the organization's (an organization-wide action).
+                team_ids = frame["team_id"].astype("string")
+                kept[name] = frame[(team_ids == team_id).fillna(False) | team_ids.isna()]
+            elif set(GROUP_COLUMNS) <= set(frame.columns):
+                group_types = frame["group_type"].astype("string")
+                own = (group_types == TEAM_GROUP) & (frame["group_id"].astype("string") == team_id)
+                kept[name] = frame[(own | (group_types == ORGANIZATION_GROUP)).fillna(False)]
+            else:
+                raise ValueError(f"{name} names no team: cannot tell which rows a team may see")
+        return PublishedTables(**kept)
+
+    def latest_wave(self) -> str:
+        """The latest wave with any team row: the wave the dashboards report on."""
+        if self.team_indicators.empty:
+            raise ValueError("no team indicator rows are published")
+        return str(max(self.team_indicators["wave"]))
+
+    def reported_team_ids(self) -> list[str]:
+        """Teams with at least one shown indicator in the latest wave: the ones with a page."""
+        indicators = self.team_indicators
+        latest = indicators[indicators["wave"] == self.latest_wave()]
+        return sorted(set(latest.loc[shown_rows(latest), "team_id"].astype(str)))
 
     def published_indicators(self) -> set[str]:
         """Indicator ids with at least one row, for a team or the organization."""
@@ -159,6 +282,9 @@ class PublishedTables:
             zip(self.instruments["instrument_id"], self.instruments["name"], strict=True)
         )
         means = self.indicator_definitions[self.indicator_definitions["kind"] == "mean"]
+        means = means.sort_values(
+            "indicator", key=lambda ids: ids.map(_display_position), kind="stable"
+        )
         return [
             MeanIndicator(
                 indicator=str(row.indicator),
@@ -169,6 +295,7 @@ class PublishedTables:
                 scale_id=str(row.scale_id),
                 risk_when=row.risk_when,
                 bands=bands_by_indicator.get(row.indicator, ()),
+                score_range=_score_range(row._asdict()),
             )
             for row in means.itertuples()
         ]
@@ -209,14 +336,41 @@ class PublishedTables:
         }
 
 
-def shown_rows(indicators: pd.DataFrame) -> pd.Series:
+def _display_position(indicator: str) -> tuple[int, str]:
+    position = DISPLAY_ORDER.index(indicator) if indicator in DISPLAY_ORDER else len(DISPLAY_ORDER)
+    return position, indicator
+
+
+def _score_range(definition: dict[str, object]) -> tuple[float, float] | None:
+    low, high = definition.get("score_min"), definition.get("score_max")
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return None
+    return float(low), float(high)
+
+
+def read_published_tables(analytics_file: Path) -> PublishedTables:
+    """Every table the dashboards use from a published analytics file; optional ones if present."""
+    with duckdb.connect(str(analytics_file), read_only=True) as con:
+        present = {
+            name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()
+        }
+        missing = sorted(set(REQUIRED_COLUMNS) - present)
+        if missing:
+            raise ValueError(f"{analytics_file} lacks the published tables {', '.join(missing)}")
+        wanted = [name for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in present]
+        return PublishedTables(
+            **{name: con.execute(f"select * from {name}").df() for name in wanted}
+        )
+
+
+def shown_rows(rows: pd.DataFrame, value_column: str = "value") -> pd.Series:
     """True for rows whose numbers may be shown.
 
     A row with an unknown suppression flag counts as suppressed: when in doubt, show nothing.
     A suppressed row is never shown, even if an upstream bug left a value in it.
     """
-    suppressed = indicators["suppressed"].astype("boolean").fillna(True).astype(bool)
-    return ~suppressed & indicators["value"].notna()
+    suppressed = rows["suppressed"].astype("boolean").fillna(True).astype(bool)
+    return ~suppressed & rows[value_column].notna()
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,18 @@
 """The one writer of dashboard pages: figures from `dashboards.figures`, HTML around them, files.
 
-Every page is self-contained except for one shared copy of plotly.js written beside the pages, so
-they open from disk with no network. The HTML around the figures is rendered by jinja2 with
-autoescaping on; the figures' own HTML comes from plotly, whose JSON escapes <, > and /.
+Every page is self-contained except for one shared copy of plotly.js written beside the index,
+so the pages open from disk with no network. The HTML around the figures is rendered by jinja2
+with autoescaping on; the figures' own HTML comes from plotly, whose JSON escapes <, > and /.
+
+Each team page is rendered from `PublishedTables.for_team`: it is given only that team's rows and
+the organization's totals, so it cannot show another team's name or numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,73 +26,85 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from dashboards import figures
-from dashboards.model import PublishedTables, RunFacts, shown_rows
+from dashboards.model import (
+    ORGANIZATION_GROUP,
+    TEAM_GROUP,
+    PublishedTables,
+    RunFacts,
+    shown_rows,
+)
+from dashboards.plotting import flag, iso_day, rate_text
 
 INDEX_PAGE = "index.html"
 LEADERSHIP_PAGE = "leadership.html"
+TEAMS_FOLDER = "teams"
 PLOTLY_BUNDLE = "plotly.min.js"
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+# A click on a heatmap cell opens the team page its customdata names (teams without a page have
+# none). plotly fills in {plot_id}.
+OPEN_TEAM_PAGE_ON_CLICK = """
+document.getElementById('{plot_id}').on('plotly_click', function (event) {
+  var page = event.points.length ? event.points[0].customdata[1] : '';
+  if (page) { window.location.href = page; }
+});
+"""
+SAFE_FILE_STEM = re.compile(r"[A-Za-z0-9_-]{1,64}")
+WARNING_RULE_NAMES = {
+    "worsened": "worsened beyond chance since the previous wave",
+    "crossed_band": "moved into a less favourable band",
+    "far_worse_than_organization": "far worse than the organization",
+}
 
 
 @dataclass(frozen=True)
-class _FigureSection:
+class Section:
+    """One part of a page: a heading, how to read it, and its figure (None: an HTML table)."""
+
     anchor: str
     heading: str
     explanation: str
-    figure: go.Figure
+    figure: go.Figure | None = None
+    opens_team_pages: bool = False
 
 
 @dataclass(frozen=True)
-class _PageLink:
+class PageLink:
+    """A page the index links to, such as a report written beside the dashboards."""
+
     file_name: str
     title: str
     description: str
 
 
 def write_dashboards(
-    out_dir: Path, tables: PublishedTables, run: RunFacts, min_group_size: int
+    out_dir: Path,
+    tables: PublishedTables,
+    run: RunFacts,
+    min_group_size: int,
+    linked_pages: Sequence[PageLink] = (),
 ) -> list[Path]:
-    """Write index.html, leadership.html and the shared plotly.min.js into `out_dir`.
+    """Write index.html, leadership.html, teams/<team>.html for every team with a shown score in
+    the latest wave, and the shared plotly.min.js into `out_dir`. `linked_pages` are other pages
+    in `out_dir` (such as the validation report) for the index to link.
 
-    Returns the paths written: the pages first, then the plotly.js bundle.
+    Returns the paths written: index, leadership, the team pages, then the plotly.js bundle.
     """
-    sections = _leadership_sections(tables, min_group_size)
+    team_ids = tables.reported_team_ids()
+    team_pages = {team_id: team_page_path(team_id) for team_id in team_ids}
     environment = _environment()
-    wave = str(max(tables.team_indicators["wave"]))
-    org_waves = tables.org_indicators["wave"]
-    previous_wave = max(org_waves[org_waves < wave], default=None)
-    instruments = _credited_instruments(tables)
+    pages = {
+        INDEX_PAGE: _index_html(environment, tables, run, min_group_size, team_pages, linked_pages),
+        LEADERSHIP_PAGE: _leadership_html(environment, tables, run, min_group_size, team_pages),
+    }
+    for team_id, page in team_pages.items():
+        # The team's page never sees the whole tables: only what `for_team` lets through.
+        pages[page] = _team_html(
+            environment, tables.for_team(team_id), team_id, run, min_group_size
+        )
 
-    leadership_html = environment.get_template("leadership.html.j2").render(
-        run=run,
-        min_group_size=min_group_size,
-        wave=wave,
-        previous_wave=previous_wave,
-        sections=[
-            (section, _figure_html(section, loads_plotly=position == 0))
-            for position, section in enumerate(sections)
-        ],
-        instruments=instruments,
-        caveat_cbi=any(instrument["id"] == "cbi" for instrument in instruments),
-        scales=_scale_rows(tables),
-        teams=_team_rows(tables, wave, min_group_size),
-    )
-    index_html = environment.get_template("index.html.j2").render(
-        run=run,
-        min_group_size=min_group_size,
-        duration=_duration(run.started_at, run.finished_at),
-        pages=[
-            _PageLink(
-                LEADERSHIP_PAGE,
-                "Leadership summary",
-                f"organization and team indicators for wave {wave}, trends, bands and methods",
-            )
-        ],
-    )
-
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / TEAMS_FOLDER).mkdir(parents=True, exist_ok=True)
     written = []
-    for name, content in ((INDEX_PAGE, index_html), (LEADERSHIP_PAGE, leadership_html)):
+    for name, content in pages.items():
         path = out_dir / name
         path.write_text(content, encoding="utf-8")
         written.append(path)
@@ -96,48 +114,247 @@ def write_dashboards(
     return [*written, bundle]
 
 
-def _leadership_sections(tables: PublishedTables, min_group_size: int) -> list[_FigureSection]:
-    """The leadership page's figures, in page order, each with a heading and how to read it."""
+def team_page_path(team_id: str) -> str:
+    """The team page's path relative to the index: teams/<team id>.html.
+
+    An id that is not a plain file name (spaces, slashes, dots) is reduced to one and made unique
+    with a hash, so no id can point a page outside the teams folder.
+    """
+    if SAFE_FILE_STEM.fullmatch(team_id):
+        stem = team_id
+    else:
+        plain = re.sub(r"[^A-Za-z0-9_-]+", "-", team_id).strip("-")[:40]
+        stem = f"{plain}-{hashlib.sha256(team_id.encode()).hexdigest()[:10]}".lstrip("-")
+    return f"{TEAMS_FOLDER}/{stem}.html"
+
+
+def leadership_sections(
+    tables: PublishedTables, min_group_size: int, team_pages: dict[str, str] | None = None
+) -> list[Section]:
+    """The leadership page's sections in page order; a section whose table is not published is
+    left out."""
     featured = _featured_indicator(tables)
     featured_mean = tables.mean_indicator(featured)
     sections = [
-        _FigureSection(
+        Section(
             "organization",
             "Organization",
             "The whole organization's average on each scale in the latest wave, its band, and the"
             " change since the previous wave.",
             figures.organization_headline(tables, min_group_size),
-        ),
-        _FigureSection(
+        )
+    ]
+    if _has_rows(tables.early_warnings):
+        sections.append(
+            Section(
+                "warnings",
+                "Early warnings",
+                "Teams whose compassion-fatigue scores crossed a warning rule in the latest wave,"
+                " with the evidence. A warning is a prompt to talk with the team, not a verdict.",
+            )
+        )
+    sections += [
+        Section(
             "teams",
             "Teams at a glance",
             "Each team's average on each scale in the latest wave. Read across a row for a team's"
-            " profile, down a column to compare teams on one scale.",
-            figures.team_heatmap(tables, min_group_size),
+            " profile, down a column to compare teams on one scale. Click a team to open its page.",
+            figures.team_heatmap(tables, min_group_size, team_pages),
+            opens_team_pages=bool(team_pages),
         ),
-        _FigureSection(
+    ]
+    if _has_rows(tables.group_indicators):
+        sections.append(
+            Section(
+                "groups",
+                "Service lines and units",
+                "Each service line and unit as a whole, for what teams share. A group is shown"
+                " only when it has enough respondents on its own.",
+                figures.group_heatmap(tables, min_group_size),
+            )
+        )
+    sections += [
+        Section(
             "trend",
             f"Trend: {featured_mean.name}",
-            "Each team across the survey waves, with the whole organization as a dashed line."
-            " Click a team in the legend to hide it; double-click to show it alone.",
+            "Each team across the survey waves, with the whole organization as a dashed line and"
+            " actions from the action log as stars. Click a team in the legend to hide it;"
+            " double-click to show it alone.",
             figures.team_trends(tables, min_group_size, featured),
         ),
     ]
-    if tables.band_share_indicators(featured_mean):
+    if any(tables.band_share_indicators(mean) for mean in tables.mean_indicators()):
         sections.append(
-            _FigureSection(
+            Section(
                 "bands",
-                f"Bands: {featured_mean.name}",
-                "How the organization's respondents spread across the bands of this scale in"
-                " each wave.",
-                figures.band_distribution(tables, min_group_size, featured),
+                "Bands of every scale",
+                "How the organization's respondents spread across the bands of each scale in the"
+                " latest two waves.",
+                figures.band_shares(tables, min_group_size),
+            )
+        )
+    if _has_organization_means(tables.exposure_effects, tables):
+        sections.append(
+            Section(
+                "exposure",
+                "Exposure",
+                "How scores differ with what staff face at work: client aggression, the share of"
+                " clients who use stimulants, and access to supervision.",
+                figures.exposure_effects(tables, min_group_size),
+            )
+        )
+    if _has_rows(tables.response_rates):
+        sections.append(
+            Section(
+                "participation",
+                "Participation",
+                "How many of the staff invited took part. Results from a team with low"
+                " participation may not speak for the whole team.",
+                figures.response_rates(tables),
+            )
+        )
+    if _has_rows(tables.instrument_reliability):
+        sections.append(
+            Section(
+                "reliability",
+                "Reliability of the scales",
+                "Whether each scale's items were answered consistently enough for its score to be"
+                " read as one thing.",
+                figures.instrument_reliability(tables),
             )
         )
     return sections
 
 
+def _leadership_html(
+    environment: Environment,
+    tables: PublishedTables,
+    run: RunFacts,
+    min_group_size: int,
+    team_pages: dict[str, str],
+) -> str:
+    sections = leadership_sections(tables, min_group_size, team_pages)
+    wave = tables.latest_wave()
+    org_waves = tables.org_indicators["wave"]
+    return environment.get_template("leadership.html.j2").render(
+        run=run,
+        home="",
+        min_group_size=min_group_size,
+        wave=wave,
+        previous_wave=max(org_waves[org_waves < wave], default=None),
+        sections=_rendered(sections, bundle=PLOTLY_BUNDLE),
+        warnings=_warning_rows(tables, wave, team_pages),
+        teams=_team_rows(tables, wave, min_group_size, team_pages),
+        with_response_rates=tables.response_rates is not None,
+        method=_method(tables),
+    )
+
+
+def _team_html(
+    environment: Environment,
+    tables: PublishedTables,
+    team_id: str,
+    run: RunFacts,
+    min_group_size: int,
+) -> str:
+    name = tables.team_display_names()[team_id]
+    sections = [
+        Section(
+            "comparison",
+            "Compared with the organization",
+            f"{name}'s average on each scale in the latest wave beside the whole organization's,"
+            " over the scale's bands.",
+            figures.team_versus_organization(tables, min_group_size, team_id),
+        ),
+        Section(
+            "trend",
+            "Across the waves",
+            "The team on every scale across the survey waves, with the organization for"
+            " reference and the team's actions from the action log.",
+            figures.team_trend_panels(tables, min_group_size, team_id),
+        ),
+    ]
+    if any(tables.band_share_indicators(mean) for mean in tables.mean_indicators()):
+        sections.append(
+            Section(
+                "bands",
+                "Bands",
+                "How the team's respondents spread across the bands of each scale, beside the"
+                " whole organization.",
+                figures.band_shares(tables, min_group_size, team_id),
+            )
+        )
+    wave = tables.latest_wave()
+    team = tables.teams[tables.teams["team_id"].astype(str) == team_id].to_dict("records")
+    return environment.get_template("team.html.j2").render(
+        run=run,
+        home="../",
+        min_group_size=min_group_size,
+        team_name=name,
+        service_line=_text(team[0]["service_line"]) if team else "",
+        parent_unit=_text(team[0]["parent_unit"]) if team else "",
+        wave=wave,
+        sections=_rendered(sections, bundle=f"../{PLOTLY_BUNDLE}"),
+        actions=_action_rows(tables),
+        participation=_participation_rows(tables),
+        warnings=_warning_rows(tables, wave, {}),
+        method=_method(tables),
+    )
+
+
+def _index_html(
+    environment: Environment,
+    tables: PublishedTables,
+    run: RunFacts,
+    min_group_size: int,
+    team_pages: dict[str, str],
+    linked_pages: Sequence[PageLink],
+) -> str:
+    wave = tables.latest_wave()
+    leadership = PageLink(
+        LEADERSHIP_PAGE,
+        "Leadership summary",
+        f"organization and team indicators for wave {wave}, early warnings, trends, bands,"
+        " participation and methods",
+    )
+    teams = _team_rows(tables, wave, min_group_size, team_pages)
+    return environment.get_template("index.html.j2").render(
+        run=run,
+        home="",
+        min_group_size=min_group_size,
+        duration=_duration(run.started_at, run.finished_at),
+        pages=[leadership, *linked_pages],
+        teams=[team for team in teams if team["page"]],
+        teams_without_page=sum(1 for team in teams if not team["page"]),
+        wave=wave,
+    )
+
+
+def _rendered(sections: list[Section], bundle: str) -> list[tuple[Section, Markup | None]]:
+    """Each section with its figure's HTML; only the first figure loads the plotly.js `bundle`
+    (a path relative to the page), and the later figures' scripts run after it."""
+    rendered = []
+    loads_plotly = True
+    for section in sections:
+        figure_html = None
+        if section.figure is not None:
+            figure_html = Markup(
+                pio.to_html(
+                    section.figure,
+                    full_html=False,
+                    include_plotlyjs=bundle if loads_plotly else False,
+                    config=PLOTLY_CONFIG,
+                    div_id=f"figure-{section.anchor}",
+                    post_script=OPEN_TEAM_PAGE_ON_CLICK if section.opens_team_pages else None,
+                )
+            )
+            loads_plotly = False
+        rendered.append((section, figure_html))
+    return rendered
+
+
 def _featured_indicator(tables: PublishedTables) -> str:
-    """The trend and band charts show secondary traumatic stress when it is measured."""
+    """The trend chart shows secondary traumatic stress when it is measured."""
     published = tables.published_indicators()
     candidates = [
         mean.indicator for mean in tables.mean_indicators() if mean.indicator in published
@@ -149,17 +366,32 @@ def _featured_indicator(tables: PublishedTables) -> str:
     return candidates[0]
 
 
-def _figure_html(section: _FigureSection, *, loads_plotly: bool) -> Markup:
-    # Only the page's first figure loads plotly.min.js; the later figures' scripts run after it.
-    return Markup(
-        pio.to_html(
-            section.figure,
-            full_html=False,
-            include_plotlyjs="directory" if loads_plotly else False,
-            config=PLOTLY_CONFIG,
-            div_id=f"figure-{section.anchor}",
+def _has_rows(frame: pd.DataFrame | None) -> bool:
+    return frame is not None and not frame.empty
+
+
+def _has_organization_means(frame: pd.DataFrame | None, tables: PublishedTables) -> bool:
+    if frame is None:
+        return False
+    means = {mean.indicator for mean in tables.mean_indicators()}
+    organization = frame[frame["group_type"] == ORGANIZATION_GROUP]
+    return bool(organization["indicator"].isin(means).any())
+
+
+def _method(tables: PublishedTables) -> dict[str, object]:
+    """What the method section says: credits, bands, and the thresholds behind the marks."""
+    instruments = _credited_instruments(tables)
+    return {
+        "instruments": instruments,
+        "caveat_cbi": any(instrument["id"] == "cbi" for instrument in instruments),
+        "scales": _scale_rows(tables),
+        "warning_rules": sorted(
+            {_rule_name(rule) for rule in tables.early_warnings["rule"].dropna()}
         )
-    )
+        if tables.early_warnings is not None
+        else [],
+        "with_reliability": tables.instrument_reliability is not None,
+    }
 
 
 def _credited_instruments(tables: PublishedTables) -> list[dict[str, str]]:
@@ -199,19 +431,24 @@ def _scale_rows(tables: PublishedTables) -> list[dict[str, object]]:
     ]
 
 
-def _team_rows(tables: PublishedTables, wave: str, min_group_size: int) -> list[dict[str, str]]:
+def _team_rows(
+    tables: PublishedTables, wave: str, min_group_size: int, team_pages: dict[str, str]
+) -> list[dict[str, str]]:
     latest = tables.team_indicators[tables.team_indicators["wave"] == wave]
     shown_team_ids = set(latest.loc[shown_rows(latest), "team_id"].astype(str))
     names = tables.team_display_names()
     details = {str(row["team_id"]): row for row in tables.teams.to_dict("records")}
+    rates = _latest_response_rates(tables, wave)
     rows = []
     for team_id in names:
         detail = details.get(team_id)
         rows.append(
             {
                 "name": names[team_id],
+                "page": team_pages.get(team_id, ""),
                 "service_line": _text(detail["service_line"]) if detail else "",
                 "parent_unit": _text(detail["parent_unit"]) if detail else "",
+                "response_rate": rates.get(team_id, ""),
                 # One wording for "suppressed" and "no rows": telling them apart would say
                 # whether anyone in a small team answered.
                 "status": "shown"
@@ -220,6 +457,117 @@ def _team_rows(tables: PublishedTables, wave: str, min_group_size: int) -> list[
             }
         )
     return sorted(rows, key=lambda row: (row["service_line"].casefold(), row["name"].casefold()))
+
+
+def _latest_response_rates(tables: PublishedTables, wave: str) -> dict[str, str]:
+    if tables.response_rates is None:
+        return {}
+    rates = tables.response_rates
+    latest = rates[(rates["wave"] == wave) & (rates["group_type"] == TEAM_GROUP)]
+    return {
+        str(row["group_id"]): f"{row['response_rate']:.0%}"
+        + (" (low)" if flag(row["low_response_rate"]) else "")
+        for row in latest[shown_rows(latest, "response_rate")].to_dict("records")
+    }
+
+
+def _warning_rows(
+    tables: PublishedTables, wave: str, team_pages: dict[str, str]
+) -> list[dict[str, str]]:
+    if tables.early_warnings is None:
+        return []
+    warnings = tables.early_warnings[tables.early_warnings["wave"] == wave]
+    names = tables.team_display_names()
+    scale_names = _indicator_names(tables)
+    rows = [
+        {
+            "team": names.get(str(row["team_id"]), str(row["team_id"])),
+            "page": team_pages.get(str(row["team_id"]), ""),
+            "indicator": scale_names.get(str(row["indicator"]), str(row["indicator"])),
+            "rule": _rule_name(row["rule"]),
+            "evidence": _text(row["evidence"]),
+        }
+        for row in warnings.to_dict("records")
+    ]
+    return sorted(rows, key=lambda row: (row["team"].casefold(), row["indicator"]))
+
+
+def _indicator_names(tables: PublishedTables) -> dict[str, str]:
+    """Indicator id -> the name charts use for it (scale and instrument)."""
+    names = {mean.indicator: mean.name for mean in tables.mean_indicators()}
+    definitions = tables.indicator_definitions
+    for row in definitions.to_dict("records"):
+        names.setdefault(str(row["indicator"]), _text(row.get("label", row["scale_name"])))
+    return names
+
+
+def _action_rows(tables: PublishedTables) -> list[dict[str, str]]:
+    """Each action with who took it and which scores changed beyond chance around it."""
+    if tables.actions is None:
+        return []
+    names = tables.team_display_names()
+    scale_names = _indicator_names(tables)
+    rows = []
+    for _, action in tables.actions.groupby("action_id", sort=False):
+        first = action.iloc[0]
+        if pd.isna(first["wave_after"]):
+            outcome = "No survey wave since."
+        else:
+            changed = [
+                f"{scale_names.get(str(row['indicator']), str(row['indicator']))}"
+                f" {row['value_before']:.1f} to {row['value_after']:.1f}"
+                f" (p = {row['change_p_value']:.3f})"
+                for row in action.to_dict("records")
+                if flag(row["change_significant"])
+            ]
+            before = _text(first["wave_before"]) or "the start"
+            between = f"between {before} and {first['wave_after']}"
+            outcome = (
+                f"Changed beyond chance {between}: {'; '.join(changed)}."
+                if changed
+                else f"No score changed beyond chance {between}."
+            )
+        rows.append(
+            {
+                "day": iso_day(first["action_date"]),
+                "who": "Whole organization"
+                if pd.isna(first["team_id"])
+                else names.get(str(first["team_id"]), str(first["team_id"])),
+                "action": _text(first["action"]),
+                "outcome": outcome,
+            }
+        )
+    return sorted(rows, key=lambda row: row["day"])
+
+
+def _participation_rows(tables: PublishedTables) -> list[dict[str, object]]:
+    """The team's response rate per wave beside the organization's (a team page's tables hold
+    no other group)."""
+    if tables.response_rates is None:
+        return []
+    rates = tables.response_rates
+    shown = shown_rows(rates, "response_rate")
+    organization = {
+        row["wave"]: rate_text(row)
+        for row in rates[shown & (rates["group_type"] == ORGANIZATION_GROUP)].to_dict("records")
+    }
+    rows = []
+    for row, is_shown in zip(rates.to_dict("records"), shown, strict=True):
+        if row["group_type"] != TEAM_GROUP:
+            continue
+        rows.append(
+            {
+                "wave": _text(row["wave"]),
+                "rate": rate_text(row) if is_shown else "not shown: too few invited or responding",
+                "low": bool(is_shown) and flag(row["low_response_rate"]),
+                "organization": organization.get(row["wave"], ""),
+            }
+        )
+    return sorted(rows, key=lambda row: row["wave"])
+
+
+def _rule_name(rule: object) -> str:
+    return WARNING_RULE_NAMES.get(str(rule), str(rule).replace("_", " "))
 
 
 def _environment() -> Environment:

@@ -5,20 +5,40 @@ All logic lives in `resilience.pipeline`; this module only orders the stages and
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
 
 from resilience import pipeline
 from resilience.instruments import Registry, load_registry
-from resilience.pipeline import RunReport
+from resilience.pipeline import ExportsNotReady, RunReport
+from resilience.quality_report import validation_markdown
 from resilience.report import run_summary_markdown
 from resilience.settings import Settings, load_settings
 
 
-@task(name="ingest", cache_policy=NO_CACHE)
-def ingest(settings: Settings, report: RunReport, registry: Registry) -> RunReport:
-    return pipeline.ingest_exports(settings, report, registry)
+def exports_not_ready(task: Task, task_run: TaskRun, state: State) -> bool:
+    """Retry only what waiting can fix: an exports folder that cannot be read right now."""
+    try:
+        state.result()
+    except ExportsNotReady:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="ingest",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[2, 5, 15],
+    retry_condition_fn=exports_not_ready,
+)
+def ingest(settings: Settings, report: RunReport, registry: Registry, progress: bool) -> RunReport:
+    return pipeline.ingest_exports(settings, report, registry, progress)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -52,18 +72,22 @@ def nightly(
     exports: str | None = None,
     roster: str | None = None,
     out: str | None = None,
+    progress: bool = False,
 ) -> RunReport:
-    """Ingest new survey exports, validate, load, score, and publish indicators and dashboards."""
+    """Ingest new survey exports, validate, load, score, and publish indicators and dashboards.
+
+    `progress` draws progress bars on standard error (for an interactive terminal only).
+    """
     settings = load_settings(config, exports=exports, roster=roster, out=out)
     registry = load_registry()
-    report = pipeline.new_run()
-    report = ingest(settings, report, registry)
-    report = validate(settings, report, registry)
-    report = load(settings, report)
-    transform(settings, registry)
-    report = render(settings, report)
-    report = publish(settings, report)
-    summary = run_summary_markdown(report)
+    with pipeline.recorded_run(settings, registry) as report:
+        report = ingest(settings, report, registry, progress)
+        report = validate(settings, report, registry)
+        report = load(settings, report)
+        transform(settings, registry)
+        report = render(settings, report)
+        report = publish(settings, report)
+    summary = run_summary_markdown(report) + "\n" + validation_markdown(report)
     create_markdown_artifact(markdown=summary, key="nightly-run-summary")
     get_run_logger().info(
         "run %s: %d read, %d loaded, %d quarantined",

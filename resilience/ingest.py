@@ -1,13 +1,16 @@
 """Read survey exports: recognise each file, archive it without identifying data, stage its rows.
 
-Identifying columns are dropped in the very first read: the CSV is scanned by DuckDB and only the
-kept columns are selected, so no identifying value is ever written anywhere by the pipeline.
+Identifying columns are dropped in the very first read: DuckDB scans the file (or, for encodings it
+cannot read and for workbooks, a copy that holds only the kept columns) and only the kept columns
+are selected, so no identifying value is ever written anywhere by the pipeline.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,19 +19,38 @@ import duckdb
 from resilience.formats import (
     DROPPED_STATUSES,
     KEPT_METADATA_ROLES,
-    Layout,
     Role,
     SourceMapping,
     UnreadableExport,
     column_role,
-    detect_layout,
     mapping_for,
 )
-from resilience.instruments import Registry, normalize_label
-from resilience.sqlfiles import render_sql
+from resilience.instruments import Item, Registry
+from resilience.readers import (
+    MAX_RECORD_BYTES,
+    Layout,
+    UnreadableRows,
+    describe_read_error,
+    detect_layout,
+    export_rows,
+    find_redcap_dictionary,
+    is_codebook,
+)
+from resilience.sqlfiles import quote_identifier, render_sql
 
-EXPORT_SUFFIXES = (".csv",)
-DATE_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%m/%d/%Y %H:%M", "%m/%d/%Y"]
+EXPORT_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
+DATE_FORMATS = [
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y",
+]
 ARCHIVE_NAMES: dict[Role, str] = {
     "status": "status",
     "progress": "progress",
@@ -36,6 +58,8 @@ ARCHIVE_NAMES: dict[Role, str] = {
     "finished": "finished",
     "recorded_at": "recorded_date",
 }
+# Answers match case- and whitespace-insensitively; `answer_key` mirrors ingest_batch.sql.j2.
+SQL_WHITESPACE = re.compile(r"[\t\n\f\r ]+")
 
 
 @dataclass(frozen=True)
@@ -44,6 +68,8 @@ class PlannedColumn:
     column_id: str
     role: Role
     target: str | None
+    reason: str | None = None
+    """Why the column is not kept, when it is not."""
 
     @property
     def name(self) -> str:
@@ -58,15 +84,20 @@ class ExportPlan:
     size_bytes: int
     layout: Layout
     source: str
+    mapping: SourceMapping | None
+    dictionary: Path | None
+    """The REDCap data dictionary that marked identifying and free-text fields."""
     columns: tuple[PlannedColumn, ...]
     problems: tuple[str, ...]
+    blocking_problems: tuple[str, ...]
+    """Why the whole file cannot be loaded."""
 
     def with_role(self, *roles: Role) -> list[PlannedColumn]:
         return [column for column in self.columns if column.role in roles]
 
     @property
     def kept(self) -> list[PlannedColumn]:
-        return self.with_role("item", "team", "wave", *KEPT_METADATA_ROLES)
+        return self.with_role("item", "team", "wave", "text", *KEPT_METADATA_ROLES)
 
     @property
     def identifying_columns(self) -> list[str]:
@@ -78,22 +109,18 @@ class ExportPlan:
 
     @property
     def mapped_columns(self) -> dict[str, str]:
-        return {c.column_id: c.target for c in self.with_role("item", "team", "wave") if c.target}
+        return {
+            c.column_id: c.target
+            for c in self.with_role("item", "team", "wave", "text")
+            if c.target
+        }
 
     @property
     def blocking_problem(self) -> str | None:
-        """Why the whole file cannot be loaded, or None."""
-        if not self.with_role("team"):
-            return f"{self.path.name}: no team column (map one to 'team')"
-        if not self.with_role("wave"):
-            return f"{self.path.name}: no wave column (map one to 'wave')"
-        if not self.with_role("item"):
-            return f"{self.path.name}: no column maps to an instrument item"
-        targets = [c.target for c in self.kept if c.target]
-        doubled = sorted({t for t in targets if targets.count(t) > 1})
-        if doubled:
-            return f"{self.path.name}: several columns map to {', '.join(doubled)}"
-        return None
+        """Why the whole file cannot be loaded, naming the file, or None."""
+        if not self.blocking_problems:
+            return None
+        return f"{self.path.name}: {'; '.join(self.blocking_problems)}"
 
     def column_plan_json(self) -> str:
         return json.dumps([asdict(column) for column in self.columns])
@@ -108,26 +135,119 @@ def file_sha256(path: Path) -> str:
 
 
 def list_exports(directory: Path) -> list[Path]:
+    """Every export below `directory`. Codebooks (a REDCap data dictionary) and the lock files
+    office programs leave beside an open file are not exports."""
     return sorted(
         path
         for path in directory.rglob("*")
-        if path.is_file() and path.suffix.lower() in EXPORT_SUFFIXES
+        if path.is_file()
+        and path.suffix.lower() in EXPORT_SUFFIXES
+        and not path.name.startswith((".", "~$"))
+        and not is_codebook(path)
     )
+
+
+def _items_of(key: str, registry: Registry) -> list[Item]:
+    """The items an [answers.<key>] table applies to: one item, or every item of an instrument."""
+    return [item for item in registry.items if key in (item.id, item.instrument)]
+
+
+def _mapping_problems(
+    layout: Layout, mapping: SourceMapping, registry: Registry, canonical_ids: frozenset[str]
+) -> list[str]:
+    where = f"mapping {mapping.source!r}"
+    problems = []
+    named = (*mapping.columns, *mapping.free_text)
+    missing = [key for key in named if key not in layout.column_ids]
+    if missing:
+        problems.append(f"{where} names columns the export lacks (renamed?): {', '.join(missing)}")
+    unknown = [
+        f"{key} -> {target}"
+        for key, target in mapping.columns.items()
+        if target not in canonical_ids
+    ]
+    if unknown:
+        problems.append(f"{where} maps to ids no instrument defines: {', '.join(unknown)}")
+    repeated = Counter(column.name for column in layout.columns)
+    for key in named:
+        if repeated[key] > 1:
+            spelled = ", ".join([key, *(f"{key}.{n}" for n in range(1, repeated[key]))])
+            problems.append(
+                f"{where}: {repeated[key]} columns are named {key!r}; map them as {spelled}"
+            )
+    for key, table in mapping.answers.items():
+        items = _items_of(key, registry)
+        if not items:
+            problems.append(f"{where}: [answers.{key}] names no instrument or item")
+        invalid = sorted(
+            {code for code in table.values() for item in items if code not in item.codes}
+        )
+        if invalid:
+            problems.append(f"{where}: [answers.{key}] gives codes the items lack: {invalid}")
+    return problems
+
+
+def _blocking_problems(
+    layout: Layout,
+    columns: tuple[PlannedColumn, ...],
+    mapping: SourceMapping | None,
+    registry: Registry,
+    canonical_ids: frozenset[str],
+) -> list[str]:
+    problems = []
+    if not layout.has_data:
+        problems.append(f"no responses after the {layout.header_rows} header row(s)")
+    for role in ("team", "wave"):
+        if not any(column.role == role for column in columns):
+            problems.append(f"no {role} column (map one to '{role}')")
+    if not any(column.role == "item" for column in columns):
+        problems.append("no column maps to an instrument item")
+    by_target: dict[str, list[PlannedColumn]] = {}
+    for column in columns:
+        if column.target and column.role != "unmapped":
+            by_target.setdefault(column.target, []).append(column)
+    for target, sharing in by_target.items():
+        if len(sharing) > 1:
+            where = ", ".join(f"{c.position + 1} ({c.column_id!r})" for c in sharing)
+            problems.append(f"columns {where} all map to {target}")
+    if mapping:
+        problems += _mapping_problems(layout, mapping, registry, canonical_ids)
+    return problems
 
 
 def plan_export(path: Path, mappings: list[SourceMapping], registry: Registry) -> ExportPlan:
     """Recognise the file and give every column a role. Raises UnreadableExport."""
     layout = detect_layout(path)
+    if not layout.export_format.is_export:
+        raise UnreadableExport(
+            f"{path.name}: a REDCap data dictionary, not an export; put it beside the export it "
+            "describes or name it in the mapping's 'dictionary'"
+        )
     mapping = mapping_for(path, mappings)
-    item_ids = frozenset(registry.item_ids)
+    try:
+        dictionary = (
+            find_redcap_dictionary(path, layout, mapping)
+            if layout.export_format.tool == "REDCap"
+            else None
+        )
+    except UnreadableExport as error:
+        raise UnreadableExport(
+            f"{path.name}: its data dictionary is unreadable: {error}"
+        ) from error
+    canonical_ids = frozenset((*registry.item_ids, "team", "wave"))
     columns = []
-    for position, column_id in enumerate(layout.column_ids):
-        role, target = column_role(column_id, layout, mapping, item_ids)
-        columns.append(PlannedColumn(position, column_id, role, target))
+    for header in layout.columns:
+        role = column_role(header, layout.export_format, mapping, dictionary, canonical_ids)
+        columns.append(
+            PlannedColumn(header.position, header.column_id, role.role, role.target, role.reason)
+        )
     problems = []
     if not any(column.role == "response_id" for column in columns):
         problems.append(
-            "no response id column: a re-export of the same responses cannot be matched"
+            "no response id column: responses are matched across exports by their recorded "
+            "time and answers"
+            if any(column.role == "recorded_at" for column in columns)
+            else "no response id column: a re-export of the same responses cannot be matched"
         )
     return ExportPlan(
         path=path,
@@ -135,53 +255,90 @@ def plan_export(path: Path, mappings: list[SourceMapping], registry: Registry) -
         size_bytes=path.stat().st_size,
         layout=layout,
         source=mapping.source if mapping else layout.format,
+        mapping=mapping,
+        dictionary=dictionary.path if dictionary else None,
         columns=tuple(columns),
         problems=tuple(problems),
+        blocking_problems=tuple(
+            _blocking_problems(layout, tuple(columns), mapping, registry, canonical_ids)
+        ),
     )
+
+
+def _position(plan: ExportPlan, role: Role) -> int | None:
+    found = plan.with_role(role)
+    return found[0].position if found else None
 
 
 def archive_export(con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_path: Path) -> None:
     """Write the export's kept columns, re-keyed and without time of day, to `archive_path`.
 
     The caller sets the `response_key_salt` variable on `con` for the duration of the call.
+    Raises UnreadableRows (a duckdb.Error) saying where the file could not be read.
     """
-    response_ids = plan.with_role("response_id")
+    response_id = _position(plan, "response_id")
+    read_positions = sorted({c.position for c in [*plan.kept, *plan.with_role("response_id")]})
     archive_path.parent.mkdir(parents=True, exist_ok=True)
     partial = archive_path.with_suffix(".partial")
-    con.execute(
-        render_sql(
-            "ingest/archive_export.sql.j2",
-            path=str(plan.path),
-            archive_path=str(partial),
-            file_sha256=plan.sha256,
-            source=plan.source,
-            header_rows=plan.layout.header_rows,
-            column_count=len(plan.layout.column_ids),
-            response_id=response_ids[0].position if response_ids else None,
-            kept=plan.kept,
-            date_formats=DATE_FORMATS,
-        )
-    )
+    try:
+        with export_rows(con, plan.path, plan.layout, read_positions) as rows:
+            [(written,)] = con.execute(
+                render_sql(
+                    "ingest/archive_export.sql.j2",
+                    rows=rows,
+                    archive_path=str(partial),
+                    file_sha256=plan.sha256,
+                    source=plan.source,
+                    header_rows=plan.layout.header_rows,
+                    column_count=len(plan.layout.columns),
+                    max_record_bytes=MAX_RECORD_BYTES,
+                    response_id=response_id,
+                    recorded_at=_position(plan, "recorded_at"),
+                    read_positions=read_positions,
+                    kept=plan.kept,
+                    date_formats=DATE_FORMATS,
+                )
+            ).fetchall()
+        if written == 0 and plan.layout.has_data:
+            raise UnreadableRows(
+                "no responses could be read although records follow the header "
+                "(only blank rows, or mixed line breaks)"
+            )
+    except UnreadableRows:
+        partial.unlink(missing_ok=True)
+        raise
+    except duckdb.Error as error:
+        partial.unlink(missing_ok=True)
+        raise UnreadableRows(describe_read_error(error, plan.layout.header_rows)) from error
     partial.replace(archive_path)
+
+
+def answer_key(text: str) -> str:
+    """Answer text as ingest_batch.sql.j2 compares it: whitespace runs as one space, lower case."""
+    return SQL_WHITESPACE.sub(" ", text).strip(" ").lower()
 
 
 @dataclass(frozen=True)
 class _BatchItem:
     id: str
     answer_keys: tuple[tuple[str, str], ...]
+    recoded: bool
+    """The mapping gives this item's answer values; plain codes are not accepted."""
 
 
 def _batch_items(plan: ExportPlan, registry: Registry) -> list[_BatchItem]:
     present = {column.target for column in plan.with_role("item")}
+    recodes = plan.mapping.answers if plan.mapping else {}
     items = []
     for item in registry.items:
         if item.id not in present:
             continue
-        keys: dict[str, str] = {}
+        table = recodes.get(item.id) or recodes.get(item.instrument) or {}
+        keys = {} if table else {str(code): str(code) for code in item.codes}
         for option in item.options:
-            keys[str(option.code)] = str(option.code)
-            keys.setdefault(normalize_label(option.label), str(option.code))
-        items.append(_BatchItem(item.id, tuple(keys.items())))
+            keys.setdefault(answer_key(option.label), str(option.code))
+        keys.update({answer_key(value): str(code) for value, code in table.items()})
+        items.append(_BatchItem(item.id, tuple(keys.items()), recoded=bool(table)))
     return items
 
 
@@ -189,6 +346,14 @@ def stage_batch(
     con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_path: Path, registry: Registry
 ) -> None:
     """Append the archived rows of one export to `ingest_batch`, answers as codes."""
+    texts = [column.target for column in plan.with_role("text") if column.target]
+    # Free text a mapping allows has a column of its own; the load step copies the batch into
+    # raw_responses by name, so both tables need it.
+    for table in ("ingest_batch", "raw_responses"):
+        for text in texts:
+            con.execute(
+                f"alter table {table} add column if not exists {quote_identifier(text)} varchar"
+            )
     con.execute(
         render_sql(
             "ingest/ingest_batch.sql.j2",
@@ -196,6 +361,7 @@ def stage_batch(
             archive_path=str(archive_path),
             present={column.name for column in plan.kept},
             items=_batch_items(plan, registry),
+            texts=texts,
             dropped_statuses=DROPPED_STATUSES,
         )
     )
@@ -220,6 +386,7 @@ __all__ = [
     "ExportPlan",
     "PlannedColumn",
     "UnreadableExport",
+    "UnreadableRows",
     "archive_export",
     "count_statuses",
     "file_sha256",

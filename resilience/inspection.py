@@ -15,15 +15,26 @@ from resilience.sqlfiles import set_variables
 
 
 def inspect_export(path: Path, mappings: list[SourceMapping], registry: Registry) -> dict:
-    """The file's format, responses, and what happens to each column, as a JSON-ready dict."""
+    """The file's format, responses, and what happens to each column, as a JSON-ready dict.
+
+    `rows` counts the data rows read; `responses` leaves out previews, tests and spam.
+    """
     try:
         plan = plan_export(path, mappings, registry)
     except UnreadableExport as error:
-        return {"file": str(path), "format": None, "responses": 0, "problems": [str(error)]}
-    problems = list(plan.problems)
-    if plan.blocking_problem:
-        problems.insert(0, plan.blocking_problem)
-    responses = dropped = 0
+        return {
+            "file": str(path),
+            "format": None,
+            "tool": None,
+            "rows": 0,
+            "responses": 0,
+            "mapped_columns": {},
+            "identifying_columns": [],
+            "unmapped_columns": [],
+            "problems": [str(error)],
+        }
+    problems = [*plan.blocking_problems, *plan.problems]
+    read = dropped = 0
     with tempfile.TemporaryDirectory() as scratch, duckdb.connect() as con:
         # A throwaway salt and a scratch archive: nothing read here is kept.
         set_variables(con, {"response_key_salt": secrets.token_hex(16)})
@@ -31,20 +42,26 @@ def inspect_export(path: Path, mappings: list[SourceMapping], registry: Registry
         try:
             archive_export(con, plan, archive)
             read, dropped = count_statuses(con, plan, archive)
-            responses = read - dropped
         except duckdb.Error as error:
-            problems.append(f"{path.name}: {str(error).splitlines()[0]}")
+            problems.append(str(error))
     return {
         "file": str(path),
         "format": plan.layout.format,
+        "tool": plan.layout.export_format.tool,
         "source": plan.source,
-        "encoding": plan.layout.encoding,
+        "encoding": plan.layout.encoding_label,
         "header_rows": plan.layout.header_rows,
-        "responses": responses,
+        "rows": read,
+        "responses": read - dropped,
         "dropped_previews_tests_spam": dropped,
         "mapped_columns": plan.mapped_columns,
         "identifying_columns": plan.identifying_columns,
-        "dropped_columns": [c.column_id for c in plan.with_role("dropped")],
+        "why_not_kept": {
+            column.column_id: column.reason
+            for column in plan.with_role("identifying", "response_id", "dropped")
+        },
+        "dropped_columns": [column.column_id for column in plan.with_role("dropped")],
         "unmapped_columns": plan.unmapped_columns,
+        "data_dictionary": str(plan.dictionary) if plan.dictionary else None,
         "problems": problems,
     }

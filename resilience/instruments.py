@@ -6,12 +6,18 @@ tables this module derives, so adding an instrument means adding a definition fi
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "instruments"
+SCORE_METHODS = ("sum", "mean", "0-100")
+# Reporting cuts the pipeline builds itself; an item's `group_by` may not reuse their names.
+RESERVED_GROUP_TYPES = frozenset({"organization", "team", "parent_unit", "service_line"})
+IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class DefinitionError(ValueError):
@@ -26,11 +32,24 @@ class AnswerOption:
 
 
 @dataclass(frozen=True)
+class ExposureBand:
+    """Answer codes reported together when an item is analysed as an exposure."""
+
+    id: str
+    label: str
+    codes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Item:
     id: str
     instrument: str
     label: str
     options: tuple[AnswerOption, ...]
+    group_by: str | None = None
+    """Answers to this item define a reporting cut of that name (e.g. "role")."""
+    exposure_bands: tuple[ExposureBand, ...] = ()
+    """Non-empty when the item is an exposure the indicators are broken down by."""
 
     @property
     def codes(self) -> tuple[int, ...]:
@@ -56,7 +75,7 @@ class Scale:
     name: str
     item_ids: tuple[str, ...]
     reversed_item_ids: tuple[str, ...]
-    method: Literal["sum", "mean"]
+    method: Literal["sum", "mean", "0-100"]
     min_answered: int
     risk_when: Literal["high", "low"]
     bands: tuple[Band, ...]
@@ -77,6 +96,31 @@ class Instrument:
     recall: str
     items: tuple[Item, ...]
     scales: tuple[Scale, ...]
+
+
+def item_score_map(scale: Scale, item: Item) -> tuple[float, float]:
+    """The item's contribution to the scale as `offset + weight * answer value`.
+
+    Reversed items are mirrored within the item's value range (6 - x on 1-5, 100 - x on 0-100);
+    on a 0-100 scale every item is first rescaled so that its lowest value counts 0 and its
+    highest 100. Scoring and reliability both read this one map.
+    """
+    low, high = item.value_range
+    is_reversed = item.id in scale.reversed_item_ids
+    if scale.method == "0-100":
+        stretch = 100 / (high - low)
+        return ((high if is_reversed else -low) * stretch, -stretch if is_reversed else stretch)
+    return (high + low, -1.0) if is_reversed else (0.0, 1.0)
+
+
+def score_range(scale: Scale, items: dict[str, Item]) -> tuple[float, float]:
+    """The lowest and highest score the scale can give."""
+    if scale.method == "0-100":
+        return 0.0, 100.0
+    lows, highs = zip(*(items[item_id].value_range for item_id in scale.item_ids), strict=True)
+    if scale.method == "sum":
+        return float(sum(lows)), float(sum(highs))
+    return float(min(lows)), float(max(highs))
 
 
 @dataclass(frozen=True)
@@ -101,6 +145,15 @@ class Registry:
                 return instrument
         raise KeyError(instrument_id)
 
+    def require_indicators(self, indicators: Iterable[str]) -> None:
+        """Fail with the unknown ids named when a setting lists an indicator no scale defines."""
+        known = {scale.indicator for scale in self.scales}
+        unknown = sorted(set(indicators) - known)
+        if unknown:
+            raise DefinitionError(
+                f"unknown indicator {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
+
     def item_rows(self) -> list[dict[str, object]]:
         """One row per item: the `item_definitions` seed table."""
         return [
@@ -110,6 +163,7 @@ class Registry:
                 "label": item.label,
                 "value_min": item.value_range[0],
                 "value_max": item.value_range[1],
+                "group_by": item.group_by,
             }
             for item in self.items
         ]
@@ -130,20 +184,27 @@ class Registry:
 
     def scale_item_rows(self) -> list[dict[str, object]]:
         """One row per scale per item: the `scale_items` seed table."""
-        return [
-            {
-                "instrument_id": scale.instrument,
-                "scale_id": scale.id,
-                "indicator": scale.indicator,
-                "item_id": item_id,
-                "is_reversed": item_id in scale.reversed_item_ids,
-            }
-            for scale in self.scales
-            for item_id in scale.item_ids
-        ]
+        items = {item.id: item for item in self.items}
+        rows = []
+        for scale in self.scales:
+            for item_id in scale.item_ids:
+                offset, weight = item_score_map(scale, items[item_id])
+                rows.append(
+                    {
+                        "instrument_id": scale.instrument,
+                        "scale_id": scale.id,
+                        "indicator": scale.indicator,
+                        "item_id": item_id,
+                        "is_reversed": item_id in scale.reversed_item_ids,
+                        "score_offset": offset,
+                        "score_weight": weight,
+                    }
+                )
+        return rows
 
     def scale_rows(self) -> list[dict[str, object]]:
         """One row per scale: the `scale_definitions` seed table."""
+        items = {item.id: item for item in self.items}
         return [
             {
                 "instrument_id": scale.instrument,
@@ -154,6 +215,8 @@ class Registry:
                 "item_count": len(scale.item_ids),
                 "min_answered": scale.min_answered,
                 "risk_when": scale.risk_when,
+                "score_min": score_range(scale, items)[0],
+                "score_max": score_range(scale, items)[1],
             }
             for scale in self.scales
         ]
@@ -170,6 +233,21 @@ class Registry:
             }
             for scale in self.scales
             for order, band in enumerate(scale.bands, start=1)
+        ]
+
+    def exposure_band_rows(self) -> list[dict[str, object]]:
+        """One row per exposure item per answer code: the `exposure_bands` seed table."""
+        return [
+            {
+                "item_id": item.id,
+                "band_id": band.id,
+                "band_order": order,
+                "band_label": band.label,
+                "code": code,
+            }
+            for item in self.items
+            for order, band in enumerate(item.exposure_bands, start=1)
+            for code in band.codes
         ]
 
 
@@ -190,6 +268,30 @@ def _options(raw_options: list[dict], source: Path) -> tuple[AnswerOption, ...]:
     return options
 
 
+def _group_by(raw_item: dict, source: Path) -> str | None:
+    group_by = raw_item.get("group_by")
+    if group_by is None:
+        return None
+    if not IDENTIFIER.fullmatch(group_by) or group_by in RESERVED_GROUP_TYPES:
+        raise DefinitionError(f"{source}: {raw_item['id']} cannot group by {group_by!r}")
+    return group_by
+
+
+def _exposure_bands(
+    raw_item: dict, options: tuple[AnswerOption, ...], source: Path
+) -> tuple[ExposureBand, ...]:
+    bands = tuple(
+        ExposureBand(id=b["id"], label=b.get("label", b["id"]), codes=tuple(b["codes"]))
+        for b in raw_item.get("exposure_bands", [])
+    )
+    codes = [code for band in bands for code in band.codes]
+    if len(set(codes)) != len(codes) or not set(codes) <= {o.code for o in options}:
+        raise DefinitionError(
+            f"{source}: exposure bands of {raw_item['id']} must use each answer code at most once"
+        )
+    return bands
+
+
 def load_instrument(path: Path) -> Instrument:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     instrument_id = data["id"]
@@ -205,12 +307,15 @@ def load_instrument(path: Path) -> Instrument:
             )
         )
     for raw_item in data.get("items", []):
+        options = _options(raw_item.get("options", default_options), path)
         items.append(
             Item(
                 id=raw_item["id"],
                 instrument=instrument_id,
                 label=raw_item.get("label", raw_item["id"]),
-                options=_options(raw_item.get("options", default_options), path),
+                options=options,
+                group_by=_group_by(raw_item, path),
+                exposure_bands=_exposure_bands(raw_item, options, path),
             )
         )
     known = {item.id for item in items}
@@ -234,7 +339,7 @@ def load_instrument(path: Path) -> Instrument:
         if [b.lower for b in bands] != sorted(b.lower for b in bands):
             raise DefinitionError(f"{path}: bands of {raw_scale['id']} must ascend")
         method = raw_scale["method"]
-        if method not in ("sum", "mean"):
+        if method not in SCORE_METHODS:
             raise DefinitionError(f"{path}: unknown score method {method!r}")
         min_answered = int(raw_scale["min_answered"])
         if not 1 <= min_answered <= len(item_ids):

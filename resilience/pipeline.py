@@ -1,23 +1,33 @@
 """The nightly job's stages as plain functions; `flows/nightly.py` only sequences them.
 
-ingest -> validate -> load -> transform -> render -> publish. Each stage opens the private
-warehouse itself, so a run killed between stages leaves the last published results untouched:
-only `publish` replaces what readers see, and the load and transform stages are transactions.
+ingest -> validate -> load -> transform -> render -> publish, inside `recorded_run`, which holds
+the output folder's run lock and keeps the run's record in `runs`. Each stage opens the private
+warehouse itself. A run killed at any point leaves the last published results untouched: the
+load and transform stages are transactions, `ingest_batch` is emptied at the start of every run,
+`render` writes a new release folder beside the published one, and `publish` makes it the one
+readers see with a single atomic rename.
 """
 
 from __future__ import annotations
 
-import shutil
+import hashlib
+import secrets
+import tempfile
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+from rich.console import Console
+from rich.progress import track
 
-from dashboards.model import PublishedTables, RunFacts
-from dashboards.pages import write_dashboards
+from dashboards.model import RunFacts, read_published_tables
+from dashboards.pages import PageLink, write_dashboards
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings
 from resilience.ingest import (
     archive_export,
@@ -28,18 +38,41 @@ from resilience.ingest import (
     stage_batch,
 )
 from resilience.instruments import Registry
-from resilience.settings import Settings
-from resilience.sqlfiles import read_sql, set_variables
-from resilience.validation import build_batch_suite, validate_batch
+from resilience.quality_report import (
+    VALIDATION_PAGE,
+    read_validation_state,
+    validation_summary,
+    write_validation_report,
+)
+from resilience.runtime import crash_point
+from resilience.settings import PROJECT_ROOT, QualitySettings, Settings
+from resilience.sqlfiles import SQL_DIR, read_sql, set_variables
+from resilience.status import ExportsNotReady, hold_run_lock, one_line
+from resilience.validation import (
+    RULE_FILE_HELD_BACK,
+    RULE_FILE_UNREADABLE,
+    batch_relations,
+    check_marts,
+    held_back_files,
+    mart_relations,
+    validate_batch,
+)
 from resilience.warehouse import (
     build_candidate,
+    current_release,
     ensure_schema,
     load_seeds,
+    marts_fingerprint,
     open_warehouse,
-    publish_candidate,
+    prune_releases,
+    publish_release,
     run_load,
     run_transform,
 )
+
+# The code that turns marts into a release: a change here (an upgrade) rebuilds the release.
+RELEASE_SOURCES = (SQL_DIR, PROJECT_ROOT / "resilience", PROJECT_ROOT / "dashboards")
+RELEASE_SOURCE_SUFFIXES = (".py", ".sql", ".j2", ".css", ".js", ".toml")
 
 
 class ValidationError(RuntimeError):
@@ -55,13 +88,18 @@ class FileReport:
     source: str = ""
     format: str = ""
     size_bytes: int = 0
-    status: str = "staged"  # staged -> loaded; skipped (loaded before); quarantined (whole file)
+    # staged -> loaded; skipped (loaded before); quarantined (whole file); held_back (too many
+    # failing rows: every row quarantined, retried next run); waiting (still being written: left
+    # for the next run, not recorded)
+    status: str = "staged"
     reason: str | None = None
     rows_read: int = 0
     rows_dropped_status: int = 0
     rows_quarantined: int = 0
     rows_loaded: int = 0
     rows_already_loaded: int = 0
+    # Of rows_loaded, the responses that the careless-responding rules exclude from scoring.
+    rows_excluded: int = 0
     archive_path: str | None = None
     column_plan: str = "[]"
 
@@ -75,9 +113,28 @@ class RunReport:
     teams_suppressed: int = 0
     finished_at: datetime | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    # The release readers see after this run, what it was built from, and whether this run found
+    # the published one up to date (then it renders and publishes nothing).
+    release: str | None = None
+    publication_fingerprint: str | None = None
+    release_unchanged: bool = False
 
     def total(self, attribute: str) -> int:
         return sum(getattr(report, attribute) for report in self.files)
+
+    def with_status(self, status: str) -> list[FileReport]:
+        return [report for report in self.files if report.status == status]
+
+
+def _run_counts(report: RunReport) -> dict[str, object]:
+    return {
+        "run_id": report.run_id,
+        "finished_at": datetime.now(UTC).replace(tzinfo=None),
+        "files_seen": len(report.files),
+        "rows_read": report.total("rows_read"),
+        "rows_loaded": report.total("rows_loaded"),
+        "rows_quarantined": report.total("rows_quarantined"),
+    }
 
 
 def new_run() -> RunReport:
@@ -87,15 +144,81 @@ def new_run() -> RunReport:
     )
 
 
+@contextmanager
+def recorded_run(settings: Settings, registry: Registry) -> Iterator[RunReport]:
+    """Hold the output folder for one run and keep its record in `runs`.
+
+    Runs that a crash left 'running' become 'interrupted'. If a stage raises, the run is recorded
+    as failed with the one-line reason and the error goes on to the caller.
+    """
+    report = new_run()
+    with hold_run_lock(settings.run_lock_path, report.run_id):
+        with open_warehouse(settings.warehouse_path) as con:
+            ensure_schema(con, registry)
+            con.execute(
+                read_sql("runs/start_run.sql"),
+                {"run_id": report.run_id, "started_at": report.started_at.replace(tzinfo=None)},
+            )
+        try:
+            yield report
+        except BaseException as error:
+            try:
+                with open_warehouse(settings.warehouse_path) as con:
+                    con.execute(
+                        read_sql("runs/record_failure.sql"),
+                        {**_run_counts(report), "message": one_line(error)},
+                    )
+            except duckdb.Error as record_error:
+                error.add_note(f"the failure could not be recorded: {one_line(record_error)}")
+            raise
+
+
 def roster_team_ids(con: duckdb.DuckDBPyConnection, roster_path: Path) -> list[str]:
     set_variables(con, {"roster_path": str(roster_path)})
     roster = con.execute(read_sql("staging/stg_roster__team_waves.sql")).df()
     return sorted(roster["team_id"].dropna().unique())
 
 
-def ingest_exports(settings: Settings, report: RunReport, registry: Registry) -> RunReport:
+def _file_signature(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def settled_exports(exports: list[Path], settle_seconds: float) -> tuple[list[Path], list[Path]]:
+    """Split exports into those that stopped changing and those still being written.
+
+    A file modified within the last `settle_seconds` is watched until it is that old (at most
+    `settle_seconds`); if its size or modification time changes meanwhile, it is being copied.
+    """
+    now = time.time()
+    first = {path: _file_signature(path) for path in exports}
+    young = [path for path in exports if now - first[path][1] / 1e9 < settle_seconds]
+    if young:
+        newest = max(first[path][1] / 1e9 for path in young)
+        time.sleep(min(settle_seconds, max(0.0, newest + settle_seconds - now)))
+    growing = {path for path in young if _file_signature(path) != first[path]}
+    return [p for p in exports if p not in growing], [p for p in exports if p in growing]
+
+
+def _readable_exports(settings: Settings) -> tuple[list[Path], list[Path]]:
+    """The exports to read now and those left for the next run. Raises ExportsNotReady."""
+    folder = settings.paths.exports
+    try:
+        if not folder.is_dir():
+            raise ExportsNotReady(f"exports folder not found: {folder}")
+        return settled_exports(list_exports(folder), settings.schedule.settle_seconds)
+    except OSError as error:
+        raise ExportsNotReady(f"exports folder cannot be read: {one_line(error)}") from error
+
+
+def ingest_exports(
+    settings: Settings, report: RunReport, registry: Registry, progress: bool = False
+) -> RunReport:
     """Read every export not loaded before into `ingest_batch`, archiving each as read minus its
-    identifying columns. A file that cannot be read is quarantined whole; the others go on."""
+    identifying columns. A file that cannot be read is quarantined whole; the others go on. A file
+    still being written is left for the next run. Safe to call again after a failure: the batch
+    and the file list start empty. `progress` draws a progress bar on standard error."""
+    readable, growing = _readable_exports(settings)
     mappings = load_mappings(settings.paths.mappings)
     with open_warehouse(settings.warehouse_path) as con:
         ensure_schema(con, registry)
@@ -108,12 +231,27 @@ def ingest_exports(settings: Settings, report: RunReport, registry: Registry) ->
             ).fetchall()
         }
         set_variables(con, {"response_key_salt": settings.response_key_salt()})
+        files = []
         try:
-            for path in list_exports(settings.paths.exports):
-                file_report = _ingest_file(con, path, settings, registry, mappings, loaded)
-                report.files.append(file_report)
+            for path in track(
+                readable,
+                description="reading exports",
+                disable=not progress,
+                transient=True,
+                console=Console(stderr=True),
+            ):
+                try:
+                    files.append(_ingest_file(con, path, settings, registry, mappings, loaded))
+                except OSError as error:  # replaced or gone mid-read, or the share dropped
+                    raise ExportsNotReady(f"{path.name}: {one_line(error)}") from error
+                crash_point("ingest")
         finally:
             con.execute("reset variable response_key_salt")
+    files += [
+        FileReport(path.name, "", status="waiting", reason=f"{path.name}: still being written")
+        for path in growing
+    ]
+    report.files = files
     return report
 
 
@@ -157,66 +295,98 @@ def _ingest_file(
 
 
 def validate(settings: Settings, report: RunReport, registry: Registry) -> RunReport:
-    """Run the batch checkpoint; failing rows are recorded in `batch_row_failures`."""
+    """Run the batch checkpoint: failing rows go to `batch_row_failures`, and a file with too many
+    of them is held back whole."""
     with open_warehouse(settings.warehouse_path) as con:
-        whole_file_failures = [
-            {
-                "file_sha256": f.file_sha256,
-                "source_row": None,
-                "column_name": None,
-                "rule": "file_unreadable",
-                "value": f.reason,
-            }
-            for f in report.files
-            if f.status == "quarantined"
-        ]
-        row_failures: list[dict] = []
-        [(batch_rows,)] = con.execute("select count(*) from ingest_batch").fetchall()
-        if batch_rows:
-            suite = build_batch_suite(registry, roster_team_ids(con, settings.paths.roster))
-            validation = validate_batch(con, "ingest_batch", suite)
-            broken = [r for r in validation.expectation_results if r.error]
-            if broken:
-                raise ValidationError(
-                    "validation could not run: "
-                    + "; ".join(f"{r.expectation_type}({r.column}): {r.error}" for r in broken)
+        return check_batch(con, report, registry, settings.paths.roster, settings.quality)
+
+
+def check_batch(
+    con: duckdb.DuckDBPyConnection,
+    report: RunReport,
+    registry: Registry,
+    roster_path: Path,
+    quality: QualitySettings,
+) -> RunReport:
+    """Validate `ingest_batch` on `con` and record in `batch_row_failures` every failing row, and
+    one whole-file entry per file that could not be read or is held back. A file whose share of
+    failing rows is above `quality.max_failed_share` becomes held_back, with the reason."""
+    row_failures: list[dict] = []
+    [(batch_rows,)] = con.execute("select count(*) from ingest_batch").fetchall()
+    if batch_rows:
+        relations = batch_relations(registry, roster_team_ids(con, roster_path), quality.waves)
+        validation = validate_batch(con, relations)
+        if validation.errors:
+            raise ValidationError(
+                "validation could not run: "
+                + "; ".join(outcome.describe() for outcome in validation.errors)
+            )
+        rows_by_file = dict(
+            con.execute(
+                "select file_sha256, count(*) from ingest_batch group by file_sha256"
+            ).fetchall()
+        )
+        held_back = held_back_files(validation.row_failures, rows_by_file, quality.max_failed_share)
+        for file_report in report.files:
+            if file_report.file_sha256 in held_back:
+                file_report.status = "held_back"
+                file_report.reason = (
+                    f"{file_report.file_name}: {held_back[file_report.file_sha256]}"
                 )
-            row_failures = [
-                {
-                    "file_sha256": failure.file_sha256,
-                    "source_row": failure.source_row,
-                    "column_name": failure.column,
-                    "rule": failure.rule,
-                    "value": failure.value,
-                }
-                for failure in validation.row_failures
-            ]
-        failures = pd.DataFrame(
-            whole_file_failures + row_failures,
-            columns=["file_sha256", "source_row", "column_name", "rule", "value"],
-        ).astype({"source_row": "Int64"})
-        con.register("failures_frame", failures)
-        try:
-            con.execute("insert into batch_row_failures by name select * from failures_frame")
-        finally:
-            con.unregister("failures_frame")
+        row_failures = [
+            {
+                "file_sha256": failure.file_sha256,
+                "source_row": failure.source_row,
+                "column_name": failure.column,
+                "rule": failure.rule,
+                "value": failure.value,
+            }
+            for failure in validation.row_failures
+        ]
+    whole_file_rules = {"quarantined": RULE_FILE_UNREADABLE, "held_back": RULE_FILE_HELD_BACK}
+    whole_file_failures = [
+        {
+            "file_sha256": f.file_sha256,
+            "source_row": None,
+            "column_name": None,
+            "rule": whole_file_rules[f.status],
+            "value": f.reason,
+        }
+        for f in report.files
+        if f.status in whole_file_rules
+    ]
+    failures = pd.DataFrame(
+        whole_file_failures + row_failures,
+        columns=["file_sha256", "source_row", "column_name", "rule", "value"],
+    ).astype({"source_row": "Int64"})
+    con.register("failures_frame", failures)
+    try:
+        con.execute("insert into batch_row_failures by name select * from failures_frame")
+    finally:
+        con.unregister("failures_frame")
     return report
 
 
 def load(settings: Settings, report: RunReport) -> RunReport:
     """Move the valid new rows into the warehouse and record every file, in one transaction."""
-    recorded = [f for f in report.files if f.status != "skipped"]
+    with open_warehouse(settings.warehouse_path) as con:
+        return load_batch(con, report)
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, report: RunReport) -> RunReport:
+    """Load the validated batch on `con` and count each file's rows: loaded, quarantined, and
+    already in the warehouse (or earlier in the batch)."""
+    recorded = [f for f in report.files if f.status not in ("skipped", "waiting")]
     batch_files = pd.DataFrame(
         [asdict(f) for f in recorded],
         columns=[*FileReport.__dataclass_fields__],
     )
-    with open_warehouse(settings.warehouse_path) as con:
-        con.register("batch_files", batch_files)
-        try:
-            run_load(con, report.run_id)
-            counts = con.execute("select * from batch_file_counts").df()
-        finally:
-            con.unregister("batch_files")
+    con.register("batch_files", batch_files)
+    try:
+        run_load(con, report.run_id)
+        counts = con.execute("select * from batch_file_counts").df()
+    finally:
+        con.unregister("batch_files")
     by_file = counts.set_index("file_sha256").to_dict("index")
     for file_report in recorded:
         file_counts = by_file.get(file_report.file_sha256, {})
@@ -228,42 +398,121 @@ def load(settings: Settings, report: RunReport) -> RunReport:
     return report
 
 
+def validate_file(
+    path: Path, settings: Settings, registry: Registry
+) -> tuple[FileReport, list[tuple[int | None, str | None, str, str | None]]]:
+    """What a run would do with one export, loading nothing: the same ingest, checkpoint and load
+    SQL, on an in-memory DuckDB that is thrown away. Returns the file's report and its quarantined
+    cells (row, column, rule, value).
+
+    The archive copy goes to a temporary folder, and response ids are re-keyed with a throwaway
+    salt: nothing is kept, so nothing is compared with the warehouse either, and
+    rows_already_loaded counts only rows repeated within the file.
+    """
+    report = new_run()
+    with duckdb.connect() as con, tempfile.TemporaryDirectory() as scratch:
+        ensure_schema(con, registry)
+        set_variables(con, {"response_key_salt": secrets.token_hex(32)})
+        scratch_paths = settings.paths.model_copy(update={"out": Path(scratch)})
+        report.files = [
+            _ingest_file(
+                con,
+                path,
+                settings.model_copy(update={"paths": scratch_paths}),
+                registry,
+                load_mappings(settings.paths.mappings),
+                loaded=set(),
+            )
+        ]
+        check_batch(con, report, registry, settings.paths.roster, settings.quality)
+        load_batch(con, report)
+        cells = con.execute(
+            "select source_row, column_name, rule, value from quarantine "
+            "order by source_row nulls first, column_name, rule"
+        ).fetchall()
+    return report.files[0], cells
+
+
 def transform(settings: Settings, registry: Registry) -> list[str]:
     """Score every response and rebuild the indicator marts."""
+    registry.require_indicators(settings.indicators.compassion_fatigue)
     with open_warehouse(settings.warehouse_path) as con:
-        load_seeds(con, registry)
-        return run_transform(con, settings.paths.roster, settings.privacy.min_group_size)
+        load_seeds(con, registry, settings.paths.actions)
+        set_variables(con, settings.indicator_variables())
+        set_variables(con, settings.quality_variables())
+        built = run_transform(con, settings.paths.roster, settings.privacy.min_group_size)
+        # A mart that breaks its rules fails the run here, before anything is published.
+        check_marts(con, settings.privacy.min_group_size)
+        return built
 
 
-def _read_published(analytics_file: Path) -> PublishedTables:
-    with duckdb.connect(str(analytics_file), read_only=True) as con:
-        return PublishedTables(
-            **{
-                name: con.execute(f"select * from {name}").df()
-                for name in PublishedTables.__dataclass_fields__
-            }
-        )
+def publication_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """What a release is built from: the marts' rows, the code that renders them, the settings."""
+    digest = hashlib.sha256()
+    digest.update(marts_fingerprint(con).encode())
+    # The validation report is part of the release: a newly held-back file changes it.
+    digest.update(read_validation_state(con).fingerprint().encode())
+    digest.update(settings.model_dump_json().encode())
+    for folder in RELEASE_SOURCES:
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in RELEASE_SOURCE_SUFFIXES and path.is_file():
+                digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
-def _staging_dir(directory: Path) -> Path:
-    return directory.with_name(directory.name + ".next")
+def _kept_release(
+    con: duckdb.DuckDBPyConnection, settings: Settings, fingerprint: str
+) -> str | None:
+    """The published release, if a successful run built it from exactly `fingerprint` and it is
+    whole; None when a new release is needed."""
+    release = current_release(settings)
+    if release is None:
+        return None
+    folder = settings.releases_dir / release
+    whole = (folder / settings.analytics_path.name).is_file() and (
+        folder / settings.dashboards_dir.name / "index.html"
+    ).is_file()
+    recorded = con.execute(read_sql("runs/release_fingerprint.sql"), [release]).fetchall()
+    return release if whole and recorded == [(fingerprint,)] else None
 
 
 def render(settings: Settings, report: RunReport) -> RunReport:
-    """Build the candidate analytics file and the dashboards from it, beside the published ones."""
+    """Build this run's release beside the published one: the analytics file, and the dashboards
+    from it. When the published release was built from the same marts, code and settings, it is
+    kept and nothing is rendered."""
     with open_warehouse(settings.warehouse_path) as con:
-        candidate = build_candidate(con, settings.analytics_path)
-    tables = _read_published(candidate)
-    latest = tables.team_indicators["wave"].max()
-    latest_rows = tables.team_indicators[tables.team_indicators["wave"] == latest]
-    shown = latest_rows.groupby("team_id")["suppressed"].apply(lambda s: (~s).any())
-    report.teams_reported = int(shown.sum())
-    report.teams_suppressed = int((~shown).sum())
+        report.publication_fingerprint = publication_fingerprint(con, settings)
+        kept = _kept_release(con, settings, report.publication_fingerprint)
+        report.release, report.release_unchanged = kept or report.run_id, kept is not None
+        release = settings.releases_dir / report.release
+        if not report.release_unchanged:
+            build_candidate(con, release / settings.analytics_path.name)
+        validation = read_validation_state(con)
+        published_checks = mart_relations(con, settings.privacy.min_group_size)
+    excluded = {outcome.file_sha256: outcome.rows_excluded for outcome in validation.files}
+    for file_report in report.with_status("loaded"):
+        file_report.rows_excluded = excluded.get(file_report.file_sha256, 0)
+    tables = read_published_tables(release / settings.analytics_path.name)
+    latest = tables.team_indicators[tables.team_indicators["wave"] == tables.latest_wave()]
+    # Reported: the teams that get a page, with at least one number shown in the latest wave.
+    report.teams_reported = len(tables.reported_team_ids())
+    report.teams_suppressed = latest["team_id"].nunique() - report.teams_reported
     report.finished_at = datetime.now(UTC)
-    staging = _staging_dir(settings.dashboards_dir)
-    shutil.rmtree(staging, ignore_errors=True)
+    if report.release_unchanged:
+        return report
+    crash_point("render")
+    dashboards_dir = release / settings.dashboards_dir.name
+    write_validation_report(
+        dashboards_dir,
+        validation,
+        settings.quality,
+        published_checks,
+        report.run_id,
+        report.finished_at,
+    )
     write_dashboards(
-        staging,
+        dashboards_dir,
         tables,
         RunFacts(
             run_id=report.run_id,
@@ -276,51 +525,62 @@ def render(settings: Settings, report: RunReport) -> RunReport:
             teams_suppressed=report.teams_suppressed,
         ),
         settings.privacy.min_group_size,
+        linked_pages=[
+            PageLink(VALIDATION_PAGE, "Validation report", validation_summary(validation))
+        ],
     )
     return report
 
 
 def publish(settings: Settings, report: RunReport) -> RunReport:
-    """Replace the published analytics file and dashboards with this run's."""
-    publish_candidate(settings.analytics_path)
-    staging = _staging_dir(settings.dashboards_dir)
-    retired = settings.dashboards_dir.with_name(settings.dashboards_dir.name + ".old")
-    shutil.rmtree(retired, ignore_errors=True)
-    if settings.dashboards_dir.exists():
-        settings.dashboards_dir.rename(retired)
-    staging.rename(settings.dashboards_dir)
-    shutil.rmtree(retired, ignore_errors=True)
+    """Make this run's release the one readers see, analytics file and dashboards in one atomic
+    step (unless the published release was kept), and record the run as succeeded."""
+    if report.release_unchanged:
+        prune_releases(settings)  # what killed runs left behind
+    else:
+        crash_point("publish")
+        publish_release(settings, report.release)
     report.outputs = {
         "warehouse": str(settings.warehouse_path),
         "analytics": str(settings.analytics_path),
         "dashboards": str(settings.dashboards_dir / "index.html"),
         "leadership": str(settings.dashboards_dir / "leadership.html"),
+        "validation": str(settings.dashboards_dir / VALIDATION_PAGE),
     }
+    notes = []
+    if report.release_unchanged:
+        notes.append("nothing changed: the published release was kept")
+    if waiting := report.with_status("waiting"):
+        notes.append(f"{len(waiting)} export(s) still being written, left for the next run")
     with open_warehouse(settings.warehouse_path) as con:
         con.execute(
             read_sql("runs/record_run.sql"),
             {
-                "run_id": report.run_id,
-                "started_at": report.started_at.replace(tzinfo=None),
-                "finished_at": datetime.now(UTC).replace(tzinfo=None),
-                "files_seen": len(report.files),
-                "rows_read": report.total("rows_read"),
-                "rows_loaded": report.total("rows_loaded"),
-                "rows_quarantined": report.total("rows_quarantined"),
+                **_run_counts(report),
+                "message": "; ".join(notes) or None,
+                "published_release": report.release,
+                "publication_fingerprint": report.publication_fingerprint,
             },
         )
     return report
 
 
 __all__ = [
+    "ExportsNotReady",
     "FileReport",
     "RunReport",
     "ValidationError",
+    "check_batch",
     "ingest_exports",
     "load",
+    "load_batch",
     "new_run",
+    "publication_fingerprint",
     "publish",
+    "recorded_run",
     "render",
+    "settled_exports",
     "transform",
     "validate",
+    "validate_file",
 ]

@@ -1,10 +1,17 @@
-"""Process-wide environment for Prefect: set before Prefect is first imported."""
+"""Process-wide environment: Prefect's, set before Prefect is first imported, and the crash points
+that the crash-safety tests use."""
 
 from __future__ import annotations
 
 import os
+import signal
 
 from resilience.settings import Settings
+
+# Names a step at which the process kills itself with SIGKILL, as a power cut or the OOM killer
+# would: no exception handler, `finally` or DuckDB rollback runs. Only tests set it.
+CRASH_POINT_VARIABLE = "RESILIENCE_CRASH_AT"
+CRASH_POINTS = ("ingest", "load", "render", "publish")
 
 
 def configure_prefect(settings: Settings) -> None:
@@ -24,3 +31,9 @@ def configure_prefect(settings: Settings) -> None:
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
+
+
+def crash_point(name: str) -> None:
+    """Die here when RESILIENCE_CRASH_AT names this point; do nothing otherwise."""
+    if os.environ.get(CRASH_POINT_VARIABLE) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from datetime import date
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +23,7 @@ class PathSettings(BaseModel):
     mappings: Path = Path("data/sample/mappings")
     out: Path = Path("build")
     state: Path = Path(".state")
+    actions: Path | None = None
 
 
 class PrivacySettings(BaseModel):
@@ -28,8 +32,63 @@ class PrivacySettings(BaseModel):
 
 
 class ScheduleSettings(BaseModel):
+    deployment: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
     cron: str = "0 2 * * *"
     timezone: str = "UTC"
+    settle_seconds: int = Field(default=10, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {timezone!r} (use an IANA name)") from error
+        return timezone
+
+
+# The careless-responding flags of `int_quality__response_flags`, by the names that `exclude` uses.
+CarelessFlag = Literal[
+    "too_fast", "straight_lined", "long_identical_run", "inconsistent_reversed", "duplicate_answers"
+]
+
+
+class WaveWindow(BaseModel):
+    """The days a survey wave was in the field: responses recorded outside them are quarantined."""
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> WaveWindow:
+        if self.end < self.start:
+            raise ValueError(f"a wave window must not end ({self.end}) before it starts")
+        return self
+
+
+class QualitySettings(BaseModel):
+    max_failed_share: float = Field(default=0.2, ge=0, le=1)
+    waves: dict[str, WaveWindow] = {}
+    min_seconds_per_item: float = Field(default=2.0, ge=0)
+    long_run_items: int = Field(default=10, ge=2)
+    straight_line_min_items: int = Field(default=10, ge=2)
+    duplicate_min_answers: int = Field(default=10, ge=1)
+    exclude: list[CarelessFlag] = ["too_fast", "straight_lined"]
+
+
+EarlyWarningRule = Literal["worsened", "crossed_band", "far_worse_than_organization"]
+
+
+class IndicatorSettings(BaseModel):
+    compassion_fatigue: list[str] = ["proqol_bo", "proqol_sts", "cbi_client"]
+    significance_level: float = Field(default=0.05, gt=0, lt=1)
+    reliability_warning_below: float = 0.6
+    low_response_rate: float = Field(default=0.6, ge=0, le=1)
+
+
+class EarlyWarningSettings(BaseModel):
+    rules: list[EarlyWarningRule] = ["worsened", "crossed_band", "far_worse_than_organization"]
+    far_worse_than_organization_sd: float = Field(default=0.5, gt=0)
 
 
 class Settings(BaseSettings):
@@ -38,12 +97,19 @@ class Settings(BaseSettings):
     paths: PathSettings = PathSettings()
     privacy: PrivacySettings = PrivacySettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    quality: QualitySettings = QualitySettings()
+    indicators: IndicatorSettings = IndicatorSettings()
+    early_warnings: EarlyWarningSettings = EarlyWarningSettings()
 
     @field_validator("paths")
     @classmethod
     def _absolute_paths(cls, paths: PathSettings) -> PathSettings:
         return paths.model_copy(
-            update={name: value.resolve() for name, value in paths.model_dump().items()}
+            update={
+                name: value.resolve()
+                for name, value in paths.model_dump().items()
+                if value is not None
+            }
         )
 
     @property
@@ -59,12 +125,47 @@ class Settings(BaseSettings):
         return self.paths.out / "dashboards"
 
     @property
+    def releases_dir(self) -> Path:
+        """One folder per published run; `current` points at the one readers see."""
+        return self.paths.out / "releases"
+
+    @property
+    def current_release(self) -> Path:
+        return self.paths.out / "current"
+
+    @property
+    def run_lock_path(self) -> Path:
+        return self.paths.out / "run.lock"
+
+    @property
     def archive_dir(self) -> Path:
         return self.paths.out / "archive"
 
     @property
     def prefect_home(self) -> Path:
         return self.paths.state / "prefect"
+
+    def indicator_variables(self) -> dict[str, object]:
+        """The analysis settings, by the DuckDB variable names the SQL models read them from."""
+        return {
+            "compassion_fatigue_indicators": self.indicators.compassion_fatigue,
+            "significance_level": self.indicators.significance_level,
+            "reliability_warning_below": self.indicators.reliability_warning_below,
+            "low_response_rate": self.indicators.low_response_rate,
+            "early_warning_rules": self.early_warnings.rules,
+            "far_worse_than_organization_sd": self.early_warnings.far_worse_than_organization_sd,
+        }
+
+    def quality_variables(self) -> dict[str, object]:
+        """The careless-responding settings, by the DuckDB variable names that
+        `int_quality__response_flags` reads them from."""
+        return {
+            "min_seconds_per_item": self.quality.min_seconds_per_item,
+            "long_run_items": self.quality.long_run_items,
+            "straight_line_min_items": self.quality.straight_line_min_items,
+            "duplicate_min_answers": self.quality.duplicate_min_answers,
+            "careless_exclusions": list(self.quality.exclude),
+        }
 
     def response_key_salt(self) -> str:
         """The configured salt, or one generated once and kept private in the state folder."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,8 @@ import pandas as pd
 from scipy import stats
 
 from resilience.instruments import Registry
+from resilience.runtime import crash_point
+from resilience.settings import Settings
 from resilience.sqlfiles import (
     model_description,
     model_paths,
@@ -24,6 +28,15 @@ from resilience.sqlfiles import (
 )
 
 T_TABLE_MAX_DF = 1000
+ACTION_LOG_COLUMNS = ("team_id", "date", "action")
+# Typed so that the seed table has its columns even when no item is an exposure.
+EXPOSURE_BAND_TYPES = {
+    "item_id": "string",
+    "band_id": "string",
+    "band_order": "int64",
+    "band_label": "string",
+    "code": "int64",
+}
 
 
 @contextmanager
@@ -55,8 +68,23 @@ def _replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFram
         con.unregister("seed_frame")
 
 
-def load_seeds(con: duckdb.DuckDBPyConnection, registry: Registry) -> None:
-    """The instrument definitions as tables, and the t quantiles that DuckDB lacks."""
+def read_action_log(path: Path | None) -> pd.DataFrame:
+    """The leaders' action log as written (all text; the staging model casts it), or an empty log
+    when none is configured."""
+    if path is None:
+        return pd.DataFrame({column: pd.Series(dtype="string") for column in ACTION_LOG_COLUMNS})
+    log = pd.read_csv(path, dtype="string", skipinitialspace=True)
+    missing = [column for column in ACTION_LOG_COLUMNS if column not in log.columns]
+    if missing:
+        raise ValueError(f"{path}: the action log lacks the column(s) {', '.join(missing)}")
+    return log[list(ACTION_LOG_COLUMNS)]
+
+
+def load_seeds(
+    con: duckdb.DuckDBPyConnection, registry: Registry, action_log: Path | None = None
+) -> None:
+    """The instrument definitions and the action log as tables, and the t quantiles that DuckDB
+    lacks."""
     instruments = pd.DataFrame(
         [
             {
@@ -71,11 +99,23 @@ def load_seeds(con: duckdb.DuckDBPyConnection, registry: Registry) -> None:
         ]
     )
     _replace_table(con, "seed_instruments", instruments)
-    _replace_table(con, "seed_item_definitions", pd.DataFrame(registry.item_rows()))
+    _replace_table(
+        con,
+        "seed_item_definitions",
+        pd.DataFrame(registry.item_rows()).astype({"group_by": "string"}),
+    )
     _replace_table(con, "seed_answer_options", pd.DataFrame(registry.answer_option_rows()))
     _replace_table(con, "seed_scale_definitions", pd.DataFrame(registry.scale_rows()))
     _replace_table(con, "seed_scale_items", pd.DataFrame(registry.scale_item_rows()))
     _replace_table(con, "seed_scale_bands", pd.DataFrame(registry.band_rows()))
+    _replace_table(
+        con,
+        "seed_exposure_bands",
+        pd.DataFrame(registry.exposure_band_rows(), columns=list(EXPOSURE_BAND_TYPES)).astype(
+            EXPOSURE_BAND_TYPES
+        ),
+    )
+    _replace_table(con, "seed_actions", read_action_log(action_log))
     degrees = list(range(1, T_TABLE_MAX_DF + 1))
     t_table = pd.DataFrame({"df": degrees, "t975": stats.t.ppf(0.975, degrees)})
     _replace_table(con, "seed_t_critical", t_table)
@@ -88,6 +128,7 @@ def run_load(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     try:
         for path in model_paths("load"):
             con.execute(path.read_text(encoding="utf-8"))
+        crash_point("load")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -109,13 +150,9 @@ def run_transform(
     return built
 
 
-def candidate_path(analytics_path: Path) -> Path:
-    return analytics_path.with_name(analytics_path.name + ".next")
-
-
-def build_candidate(con: duckdb.DuckDBPyConnection, analytics_path: Path) -> Path:
-    """Write every mart to a new analytics file beside the published one, checkpointed."""
-    candidate = candidate_path(analytics_path)
+def build_candidate(con: duckdb.DuckDBPyConnection, candidate: Path) -> Path:
+    """Write every mart to a new analytics file `candidate` (in a release folder), checkpointed."""
+    candidate.parent.mkdir(parents=True, exist_ok=True)
     for leftover in (candidate, candidate.with_name(candidate.name + ".wal")):
         leftover.unlink(missing_ok=True)
     con.execute(f"attach {quote_literal(str(candidate))} as candidate")
@@ -142,6 +179,68 @@ def build_candidate(con: duckdb.DuckDBPyConnection, analytics_path: Path) -> Pat
     return candidate
 
 
-def publish_candidate(analytics_path: Path) -> None:
-    """Swap the new analytics file in; readers of the old file keep their open handle."""
-    os.replace(candidate_path(analytics_path), analytics_path)
+def marts_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of every published mart's rows, in any order: equal digests, equal marts."""
+    digest = hashlib.sha256()
+    for name in published_model_names():
+        [(rows, row_hashes)] = con.execute(
+            f"select count(*), sum(hash(mart)) from {quote_identifier(name)} as mart"
+        ).fetchall()
+        digest.update(f"{name}:{rows}:{row_hashes};".encode())
+    return digest.hexdigest()
+
+
+def current_release(settings: Settings) -> str | None:
+    """The release readers see now (its run id), or None before the first publish."""
+    link = settings.current_release
+    return Path(os.readlink(link)).name if link.is_symlink() else None
+
+
+def _point(link: Path, target: str) -> None:
+    """Make `link` a symbolic link to `target` in one atomic step: a new link renamed over it."""
+    staged = link.with_name(f".{link.name}.next")
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(target)
+    os.replace(staged, link)
+
+
+def _link_reader_paths(settings: Settings) -> None:
+    """`analytics.duckdb` and `dashboards/` are fixed links through `current`. An output folder
+    written before releases existed holds a plain file and folder there: replaced once."""
+    for path in (settings.analytics_path, settings.dashboards_dir):
+        target = f"{settings.current_release.name}/{path.name}"
+        if path.is_symlink() and os.readlink(path) == target:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            retired = path.with_name(path.name + ".old")
+            shutil.rmtree(retired, ignore_errors=True)
+            path.rename(retired)
+            _point(path, target)
+            shutil.rmtree(retired)
+        else:
+            _point(path, target)
+
+
+def publish_release(settings: Settings, release: str) -> None:
+    """Make `release` the one readers see, analytics file and dashboards together, with a single
+    atomic rename of the `current` link. The release it replaces stays as `previous` (readers
+    that opened it keep working, and an operator can point `current` back at it); older ones go.
+    """
+    replaced = current_release(settings)
+    if replaced is not None and replaced != release:
+        _point(settings.paths.out / "previous", f"{settings.releases_dir.name}/{replaced}")
+    _point(settings.current_release, f"{settings.releases_dir.name}/{release}")
+    _link_reader_paths(settings)
+    prune_releases(settings)
+
+
+def prune_releases(settings: Settings) -> None:
+    """Remove every release but the current and the previous one, and those a killed run left."""
+    keep = set()
+    for link in (settings.current_release, settings.paths.out / "previous"):
+        if link.is_symlink():
+            keep.add(Path(os.readlink(link)).name)
+    if settings.releases_dir.is_dir():
+        for folder in settings.releases_dir.iterdir():
+            if folder.name not in keep:
+                shutil.rmtree(folder)

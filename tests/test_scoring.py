@@ -166,3 +166,72 @@ def test_band_edges(warehouse, indicator, score, band) -> None:
     )
     materialize(warehouse, "int_scale_scores__banded")
     assert warehouse.execute("select band_id from int_scale_scores__banded").fetchall() == [(band,)]
+
+
+# Every scale's items and reversed items as DOMAIN.md lists them (item numbers), and the answer code
+# that carries the scale's highest value (CBI codes run from 100 down to 0).
+PUBLISHED_SCALES = {
+    "proqol_cs": ("proqol", PROQOL_CS, set(), 5),
+    "proqol_bo": ("proqol", PROQOL_BO, PROQOL_BO_REVERSED, 5),
+    "proqol_sts": ("proqol", PROQOL_STS, set(), 5),
+    "cbi_personal": ("cbi", list(range(1, 7)), set(), 1),
+    "cbi_work": ("cbi", list(range(7, 14)), {13}, 1),
+    "cbi_client": ("cbi", list(range(14, 20)), set(), 1),
+    "brs_resilience": ("brs", list(range(1, 7)), {2, 4, 6}, 5),
+    "miniz_burnout": ("miniz", [1], set(), 5),
+}
+# Every item answered in the middle (code 3), then one item at the highest value: the score a plain
+# item gives and the score a reversed one gives, worked out by hand.
+# ProQOL sum: 10 x 3 = 30; one item 5 -> 32, reversed (6 - 5 = 1) -> 28.
+# CBI mean of 50s: one item 100 -> (5 x 50 + 100) / 6 = 58.333333 (personal, client);
+#   work has 7 items: (6 x 50 + 100) / 7 = 57.142857, reversed (100 - 100 = 0) -> 300 / 7.
+# BRS mean of 3s: one item 5 -> 20 / 6 = 3.333333, reversed (6 - 5 = 1) -> 16 / 6 = 2.666667.
+# Mini-Z, one item: 5.
+RAISED_SCORES = {
+    "proqol_cs": (32, None),
+    "proqol_bo": (32, 28),
+    "proqol_sts": (32, None),
+    "cbi_personal": (58.333333, None),
+    "cbi_work": (57.142857, 42.857143),
+    "cbi_client": (58.333333, None),
+    "brs_resilience": (3.333333, 2.666667),
+    "miniz_burnout": (5, None),
+}
+
+
+@pytest.mark.parametrize("indicator", sorted(PUBLISHED_SCALES))
+def test_each_scale_reverses_exactly_the_published_items(warehouse, indicator) -> None:
+    instrument, items, reversed_items, highest_code = PUBLISHED_SCALES[indicator]
+    for raised in items:
+        answers = {f"{instrument}_{item}": 3 for item in items}
+        answers[f"{instrument}_{raised}"] = highest_code
+        add_response(warehouse, f"raised_{raised}", answers)
+    plain_score, reversed_score = RAISED_SCORES[indicator]
+    result = scores(warehouse)
+    for raised in items:
+        expected = reversed_score if raised in reversed_items else plain_score
+        answered, score, _ = result[(f"raised_{raised}", indicator)]
+        assert (answered, score) == (len(items), expected), f"item {raised}"
+
+
+@pytest.mark.parametrize(
+    ("indicator", "answers", "expected"),
+    [
+        # At the minimum, the answered items are averaged (and x 10 on ProQOL); one fewer: no score.
+        ("cbi_personal", {"cbi_1": 2, "cbi_2": 3, "cbi_3": 3}, (3, 58.333333)),
+        ("cbi_personal", {"cbi_1": 2, "cbi_2": 3}, (2, None)),
+        ("brs_resilience", {"brs_1": 5, "brs_2": 1, "brs_3": 4, "brs_4": 2}, (4, 4.5)),
+        ("brs_resilience", {"brs_1": 5, "brs_2": 1, "brs_3": 4}, (3, None)),
+        ("miniz_burnout", {"miniz_1": 4}, (1, 4)),
+        ("miniz_burnout", {"brs_1": 4}, (0, None)),
+        ("proqol_bo", {f"proqol_{i}": 2 for i in PROQOL_BO[:8]}, (8, 30)),
+        ("proqol_bo", {f"proqol_{i}": 2 for i in PROQOL_BO[:7]}, (7, None)),
+    ],
+)
+def test_minimum_answered_items_and_proration(warehouse, indicator, answers, expected) -> None:
+    # CBI personal: 75, 50, 50 -> 58.333333. BRS: 5, 6 - 1, 4, 6 - 2 = 5, 5, 4, 4 -> 4.5.
+    # ProQOL burnout items 1, 4, 8, 10, 15, 17, 19, 21 answered 2: the reversed 1, 4, 15, 17 count
+    # 6 - 2 = 4, the others 2: mean 3, prorated x 10 = 30.
+    add_response(warehouse, "r1", answers)
+    answered, score, _ = scores(warehouse)[("r1", indicator)]
+    assert (answered, score) == expected

@@ -10,24 +10,36 @@ bands as (
     select * from seed_scale_bands
 ),
 
-reached_bands as (
+band_ranges as (
+    -- Each band up to the next one's lower bound, so that a score finds its band by one join.
     select
-        scored.response_key,
-        scored.indicator,
-        arg_max(bands.band_id, bands.band_order) as band_id
-    from scored
-    inner join bands
-        on bands.indicator = scored.indicator
-        and (scored.score > bands.lower or (bands.lower_inclusive and scored.score = bands.lower))
-    group by scored.response_key, scored.indicator
+        bands.indicator,
+        bands.band_id,
+        bands.lower,
+        bands.lower_inclusive,
+        lead(bands.lower) over (partition by bands.indicator order by bands.band_order) as upper,
+        lead(bands.lower_inclusive) over (
+            partition by bands.indicator order by bands.band_order
+        ) as upper_belongs_above
+    from bands
 ),
 
 final as (
     select
         scored.*,
-        reached_bands.band_id
+        band_ranges.band_id
     from scored
-    left join reached_bands using (response_key, indicator)
+    left join band_ranges
+        on band_ranges.indicator = scored.indicator
+        and (
+            scored.score > band_ranges.lower
+            or (band_ranges.lower_inclusive and scored.score = band_ranges.lower)
+        )
+        and (
+            band_ranges.upper is null
+            or scored.score < band_ranges.upper
+            or (not band_ranges.upper_belongs_above and scored.score = band_ranges.upper)
+        )
 )
 
 select * from final

@@ -1,7 +1,10 @@
 -- One row per response per scale (key: response_key, indicator): items answered and the score.
--- Reversed items are mirrored within the item's value range (6 - x on a 1-5 scale,
--- 100 - x on 0-100). A scale is scored when at least min_answered items are answered, prorated as
--- mean x item count for sum scales; otherwise its score is null.
+-- Each answer counts as score_offset + score_weight x its value (seed_scale_items): reversed items
+-- are mirrored within the item's value range (6 - x on a 1-5 scale, 100 - x on 0-100), and on a
+-- 0-100 scale every item is rescaled so that its lowest value counts 0 and its highest 100. A scale
+-- is scored when at least min_answered items are answered; a sum scale is prorated as the mean of
+-- the answered items x the item count, a mean or 0-100 scale is the mean of the answered items.
+-- Otherwise its score is null.
 with responses as (
     select * from stg_survey__responses
 ),
@@ -18,32 +21,23 @@ scale_items as (
     select * from seed_scale_items
 ),
 
-items as (
-    select * from seed_item_definitions
-),
-
 scored_answers as (
     select
         answers.response_key,
         scale_items.indicator,
-        case
-            when scale_items.is_reversed
-                then items.value_min + items.value_max - answers.answer_value
-            else answers.answer_value
-        end as scored_value
+        scale_items.score_offset + scale_items.score_weight * answers.answer_value as scored_value
     from answers
     inner join scale_items on scale_items.item_id = answers.item_id
-    inner join items on items.item_id = answers.item_id
 ),
 
 answered as (
     select
-        response_key,
-        indicator,
+        scored_answers.response_key,
+        scored_answers.indicator,
         count(*) as items_answered,
-        avg(scored_value) as mean_value
+        avg(scored_answers.scored_value) as mean_value
     from scored_answers
-    group by response_key, indicator
+    group by scored_answers.response_key, scored_answers.indicator
 ),
 
 final as (

@@ -1,5 +1,6 @@
--- What happens to each row of the batch: quarantined (it failed validation), already_loaded (its
--- response is in the warehouse already, or earlier in this batch) or loaded.
+-- What happens to each row of the batch: quarantined (it failed validation, or its file is held
+-- back or unreadable: a failure without a row number), already_loaded (its response is in the
+-- warehouse already, or earlier in this batch) or loaded.
 create or replace temp table batch_outcomes as
 with batch as (
     select file_sha256, source_row, response_key from ingest_batch

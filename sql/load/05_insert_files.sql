@@ -1,6 +1,7 @@
 -- The file manifest: every file read in this run (not the ones skipped as loaded before), with its
--- row counts. A quarantined file is recorded too and tried again next run, in case its mapping was
--- fixed; a loaded file is never read again.
+-- row counts and status: loaded, held_back (too many of its rows failed validation: all of them
+-- are quarantined) or quarantined (unreadable). A held-back or quarantined file is tried again next
+-- run, in case its source or mapping was fixed; a loaded file is never read again.
 insert or replace into raw_files by name
 with outcomes as (
     select * from batch_file_counts

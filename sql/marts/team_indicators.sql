@@ -1,10 +1,16 @@
 -- Published. One row per wave x team x indicator (key: wave, team_id, indicator).
 -- indicator: <instrument>_<scale> is the mean score with a 95% t interval;
 -- <instrument>_<scale>_share_<band> is the share (0 to 1) of scored responses in that band with a
--- 95% Wilson interval. Suppressed cells (fewer respondents than the minimum group size) have null
--- n, value and interval.
+-- 95% Wilson interval. shrunk_value is the empirical-Bayes estimate to show beside the raw value:
+-- the team's value pulled toward the organization's, the more the fewer its respondents.
+-- previous_value and change compare with the team in previous_wave; change_p_value is two-sided
+-- (Welch t-test for means, two-proportion z-test for shares) and change_significant says it is
+-- below the configured significance level. Suppressed cells (fewer respondents than the minimum
+-- group size) have null n, value, interval and shrunk value; the comparison is null also when the
+-- previous wave's cell was suppressed.
 with indicators as (
-    select * from int_indicators__suppressed where group_type = 'team'
+    select * from int_indicators__suppressed
+    where group_type = 'team' and kind in ('mean', 'share')
 ),
 
 final as (
@@ -16,7 +22,13 @@ final as (
         indicators.value,
         indicators.ci_low,
         indicators.ci_high,
-        indicators.suppressed
+        indicators.suppressed,
+        indicators.shrunk_value,
+        indicators.previous_wave,
+        indicators.previous_value,
+        indicators.change,
+        indicators.change_p_value,
+        indicators.change_significant
     from indicators
 )
 

@@ -1,0 +1,1 @@
+"""Benchmarks: per-stage time and memory of the pipeline against DuckDB's own floor."""

@@ -1,0 +1,70 @@
+"""Static PNG copies of the leadership charts for board packs (`resilience export-png`).
+
+The figures are the leadership page's own (`dashboards.pages.leadership_sections`), built from
+the published analytics file only. kaleido draws them in a headless Chromium it finds through
+choreographer: the `BROWSER_PATH` environment variable, else a Chromium or Chrome on the PATH. It
+loads plotly.js from the installed plotly package and no MathJax, so nothing is fetched from the
+network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from dashboards.model import read_published_tables
+from dashboards.pages import leadership_sections
+
+PNG_WIDTH = 1200
+# Twice the pixels of the page's layout: sharp when a board pack is printed.
+PNG_SCALE = 2
+RENDER_TIMEOUT_SECONDS = 120
+
+
+class PngExportUnavailable(RuntimeError):
+    """kaleido or a Chromium it can drive is missing."""
+
+
+def export_leadership_pngs(analytics_file: Path, out_dir: Path, min_group_size: int) -> list[Path]:
+    """Write one PNG per leadership chart into `out_dir`, named by its place on the page
+    (01-organization.png, 02-teams.png ...). Returns the paths written, in page order."""
+    if not analytics_file.is_file():
+        raise FileNotFoundError(f"no published analytics file at {analytics_file}: run first")
+    tables = read_published_tables(analytics_file)
+    sections = [
+        section for section in leadership_sections(tables, min_group_size) if section.figure
+    ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    renders = [
+        {
+            "fig": section.figure,
+            "path": out_dir / f"{position:02d}-{section.anchor}.png",
+            "opts": {
+                "format": "png",
+                "width": PNG_WIDTH,
+                "height": section.figure.layout.height,
+                "scale": PNG_SCALE,
+            },
+        }
+        for position, section in enumerate(sections, start=1)
+    ]
+    asyncio.run(_render(renders))
+    return [render["path"] for render in renders]
+
+
+async def _render(renders: list[dict[str, object]]) -> None:
+    try:
+        import kaleido
+        from choreographer.errors import ChromeNotFoundError
+    except ImportError as error:
+        raise PngExportUnavailable(
+            "PNG export needs kaleido 1.x (pip install 'kaleido>=1,<2')"
+        ) from error
+    try:
+        # mathjax=False: the charts use no formulas, and MathJax would come from a CDN.
+        async with kaleido.Kaleido(mathjax=False, timeout=RENDER_TIMEOUT_SECONDS) as renderer:
+            await renderer.write_fig_from_object(renders, cancel_on_error=True)
+    except ChromeNotFoundError as error:
+        raise PngExportUnavailable(
+            "PNG export needs Chromium: install it or set BROWSER_PATH to its executable"
+        ) from error

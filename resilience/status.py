@@ -1,0 +1,220 @@
+"""Whether a run is in progress, what the last runs did, and what readers see now.
+
+A run holds an exclusive lock on `run.lock` in the output folder for its whole length, so a second
+run (a manual one while the scheduled one is going) cannot interleave its stages with the first.
+`resilience status` takes the same lock shared while it reads the warehouse: DuckDB lets no other
+process open a file that one process has open for writing, read-only included, so reading
+between two stages of a run would make the run's next stage fail. The kernel drops the lock when
+its process dies, SIGKILL included, so a crash never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import duckdb
+import pydantic
+
+from resilience.settings import Settings
+from resilience.sqlfiles import quote_identifier, read_sql
+
+# Long enough to wait out `resilience status` (it holds the lock for a fraction of a second),
+# short enough that an overlapping run gives up quickly.
+LOCK_WAIT_SECONDS = 30.0
+
+
+class RunInProgress(RuntimeError):
+    """Another run holds the output folder."""
+
+
+class ExportsNotReady(RuntimeError):
+    """The exports folder cannot be read right now (a network share that is not mounted, a file
+    replaced while it was read): trying again shortly can help."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    run_id: str
+    pid: int
+    started_at: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    files_seen: int | None
+    rows_read: int | None
+    rows_loaded: int | None
+    rows_quarantined: int | None
+    message: str | None
+    published_release: str | None
+
+
+@dataclass(frozen=True)
+class PublishedRelease:
+    analytics_file: str
+    release: str | None
+    modified_at: datetime
+    tables: dict[str, int]
+    pages: list[str]
+
+
+@dataclass
+class Status:
+    running: LockHolder | None = None
+    runs: list[RunRecord] = field(default_factory=list)
+    runs_unavailable: str | None = None
+    published: PublishedRelease | None = None
+    published_unavailable: str | None = None
+
+    @property
+    def last_run_failed(self) -> bool:
+        return bool(self.runs) and self.runs[0].outcome in ("failed", "interrupted")
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message: what a scheduler shows and the run record keeps."""
+    if isinstance(error, pydantic.ValidationError) and error.errors():
+        first = error.errors()[0]
+        return f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _read_holder(handle: IO[str]) -> LockHolder | None:
+    handle.seek(0)
+    try:
+        return LockHolder(**json.loads(handle.read()))
+    except (ValueError, TypeError):
+        return None
+
+
+def _describe(holder: LockHolder | None) -> str:
+    if holder is None:
+        return "another run is in progress"
+    return f"run {holder.run_id} (pid {holder.pid}, since {holder.started_at}) is in progress"
+
+
+@contextmanager
+def hold_run_lock(
+    path: Path, run_id: str, wait_seconds: float = LOCK_WAIT_SECONDS
+) -> Iterator[None]:
+    """Hold the output folder for one run; raise RunInProgress if another run keeps it longer
+    than `wait_seconds`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RunInProgress(_describe(_read_holder(handle))) from None
+                time.sleep(0.2)
+        holder = LockHolder(run_id, os.getpid(), datetime.now(UTC).isoformat(timespec="seconds"))
+        handle.truncate(0)
+        handle.write(json.dumps(asdict(holder)))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def shared_run_lock(path: Path) -> Iterator[LockHolder | None]:
+    """Keep runs from starting for the duration; yields the running run's holder instead when a
+    run holds the folder (then nothing may open the warehouse)."""
+    if not path.exists():
+        yield None
+        return
+    with path.open("r", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield _read_holder(handle) or LockHolder("unknown", 0, "unknown")
+            return
+        try:
+            yield None
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_runs(warehouse_path: Path, limit: int) -> list[RunRecord]:
+    """The last `limit` runs, newest first. Raises duckdb.Error when the warehouse cannot be
+    opened read-only (missing, or held by a process that is writing it)."""
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        rows = con.execute(read_sql("runs/last_runs.sql"), {"limit": limit}).fetchall()
+    return [RunRecord(*row) for row in rows]
+
+
+def read_published(settings: Settings) -> PublishedRelease:
+    """Tables and row counts of the analytics file readers open, and the dashboard pages.
+    Raises OSError or duckdb.Error when nothing is published."""
+    analytics = settings.analytics_path
+    modified = datetime.fromtimestamp(analytics.stat().st_mtime, UTC)
+    with duckdb.connect(str(analytics), read_only=True) as con:
+        names = [
+            name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()
+        ]
+        tables = {
+            name: con.execute(f"select count(*) from {quote_identifier(name)}").fetchall()[0][0]
+            for name in sorted(names)
+        }
+    current = settings.current_release
+    return PublishedRelease(
+        analytics_file=str(analytics),
+        release=Path(os.readlink(current)).name if current.is_symlink() else None,
+        modified_at=modified,
+        tables=tables,
+        pages=sorted(path.name for path in settings.dashboards_dir.glob("*.html")),
+    )
+
+
+def read_status(settings: Settings, limit: int = 10) -> Status:
+    status = Status()
+    with shared_run_lock(settings.run_lock_path) as holder:
+        status.running = holder
+        if holder is not None:
+            status.runs_unavailable = f"{_describe(holder)}: run records are read after it ends"
+        else:
+            try:
+                status.runs = read_runs(settings.warehouse_path, limit)
+            except duckdb.Error as error:
+                status.runs_unavailable = one_line(error)
+    try:
+        status.published = read_published(settings)
+    except (OSError, duckdb.Error) as error:
+        status.published_unavailable = one_line(error)
+    return status
+
+
+__all__ = [
+    "LOCK_WAIT_SECONDS",
+    "ExportsNotReady",
+    "LockHolder",
+    "PublishedRelease",
+    "RunInProgress",
+    "RunRecord",
+    "Status",
+    "hold_run_lock",
+    "one_line",
+    "read_published",
+    "read_runs",
+    "read_status",
+    "shared_run_lock",
+]

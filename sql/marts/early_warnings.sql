@@ -1,0 +1,214 @@
+-- Published. One row per wave x team x compassion-fatigue indicator x rule that fired (key: wave,
+-- team_id, indicator, rule). The indicators watched (ProQOL burnout and secondary traumatic
+-- stress, CBI client-related burnout by default) and the rules in use are configured
+-- ([indicators] compassion_fatigue, [early_warnings] rules):
+-- * 'worsened': the team's mean changed significantly for the worse since the previous wave
+--   (change_p_value below the significance level);
+-- * 'crossed_band': the team's mean crossed into the least favourable band (the highest band of
+--   a scale where high is bad, the lowest where low is bad) from another band in the previous wave
+--   (band_id, previous_band_id; a mean takes the band a score of that value would);
+-- * 'far_worse_than_organization': the team's mean is worse than the organization's by at least
+--   the configured number of organization standard deviations (threshold_sd), and its 95% interval
+--   does not reach the organization's value.
+-- evidence says it in words; the numbers are beside it. Only cells published in team_indicators
+-- and org_indicators are used, so no warning says more than they do.
+with indicators as (
+    select * from int_indicators__suppressed where kind = 'mean' and not suppressed
+),
+
+scales as (
+    select * from seed_scale_definitions
+),
+
+bands as (
+    select * from seed_scale_bands
+),
+
+watched as (
+    select unnest(getvariable('compassion_fatigue_indicators')) as indicator
+),
+
+rules as (
+    select unnest(getvariable('early_warning_rules')) as rule
+),
+
+organization as (
+    select
+        indicators.wave,
+        indicators.indicator,
+        indicators.value as organization_value,
+        indicators.sd as organization_sd
+    from indicators
+    where indicators.group_type = 'organization'
+),
+
+team_means as (
+    select
+        indicators.wave,
+        indicators.group_id as team_id,
+        indicators.indicator,
+        scales.scale_name,
+        if(scales.risk_when = 'high', 1, -1) as worse_direction,
+        indicators.n,
+        indicators.value,
+        indicators.ci_low,
+        indicators.ci_high,
+        indicators.previous_wave,
+        indicators.previous_value,
+        indicators.change,
+        indicators.change_p_value,
+        indicators.change_significant,
+        organization.organization_value,
+        organization.organization_sd
+    from indicators
+    inner join watched on watched.indicator = indicators.indicator
+    inner join scales on scales.indicator = indicators.indicator
+    left join organization
+        on organization.wave = indicators.wave
+        and organization.indicator = indicators.indicator
+    where indicators.group_type = 'team'
+),
+
+mean_bands as (
+    -- The band rule of int_scale_scores__banded, applied to the team's mean now and before.
+    select
+        team_means.wave,
+        team_means.team_id,
+        team_means.indicator,
+        arg_max(bands.band_id, bands.band_order) filter (
+            where team_means.value > bands.lower
+            or (bands.lower_inclusive and team_means.value = bands.lower)
+        ) as band_id,
+        max(bands.band_order) filter (
+            where team_means.value > bands.lower
+            or (bands.lower_inclusive and team_means.value = bands.lower)
+        ) as band_order,
+        arg_max(bands.band_id, bands.band_order) filter (
+            where team_means.previous_value > bands.lower
+            or (bands.lower_inclusive and team_means.previous_value = bands.lower)
+        ) as previous_band_id,
+        max(bands.band_order) filter (
+            where team_means.previous_value > bands.lower
+            or (bands.lower_inclusive and team_means.previous_value = bands.lower)
+        ) as previous_band_order,
+        max(bands.band_order) as band_count
+    from team_means
+    inner join bands on bands.indicator = team_means.indicator
+    group by team_means.wave, team_means.team_id, team_means.indicator
+),
+
+candidates as (
+    select
+        team_means.*,
+        mean_bands.band_id,
+        mean_bands.band_order,
+        mean_bands.previous_band_id,
+        mean_bands.previous_band_order,
+        if(team_means.worse_direction > 0, mean_bands.band_count, 1) as worst_band_order
+    from team_means
+    left join mean_bands
+        on mean_bands.wave = team_means.wave
+        and mean_bands.team_id = team_means.team_id
+        and mean_bands.indicator = team_means.indicator
+),
+
+worsened as (
+    select
+        candidates.*,
+        'worsened' as rule,
+        format(
+            '{} {} from {:.1f} in {} to {:.1f} in {} (change {:+.1f}, p = {:.3f})',
+            candidates.scale_name,
+            if(candidates.change > 0, 'rose', 'fell'),
+            candidates.previous_value,
+            candidates.previous_wave,
+            candidates.value,
+            candidates.wave,
+            candidates.change,
+            candidates.change_p_value
+        ) as evidence
+    from candidates
+    where candidates.change_significant and candidates.change * candidates.worse_direction > 0
+),
+
+crossed_band as (
+    select
+        candidates.*,
+        'crossed_band' as rule,
+        format(
+            '{} mean crossed from the {} band ({:.1f} in {}) into the {} band ({:.1f} in {})',
+            candidates.scale_name,
+            candidates.previous_band_id,
+            candidates.previous_value,
+            candidates.previous_wave,
+            candidates.band_id,
+            candidates.value,
+            candidates.wave
+        ) as evidence
+    from candidates
+    where
+        candidates.previous_value is not null
+        and candidates.band_order = candidates.worst_band_order
+        and candidates.previous_band_order != candidates.worst_band_order
+),
+
+far_worse_than_organization as (
+    select
+        candidates.*,
+        'far_worse_than_organization' as rule,
+        format(
+            '{} mean {:.1f} (95% interval {:.1f} to {:.1f}) against {:.1f} for the organization: '
+            || '{:.2f} organization standard deviations worse',
+            candidates.scale_name,
+            candidates.value,
+            candidates.ci_low,
+            candidates.ci_high,
+            candidates.organization_value,
+            (candidates.value - candidates.organization_value) * candidates.worse_direction
+            / candidates.organization_sd
+        ) as evidence
+    from candidates
+    where
+        (candidates.value - candidates.organization_value) * candidates.worse_direction
+        >= getvariable('far_worse_than_organization_sd') * candidates.organization_sd
+        and if(
+            candidates.worse_direction > 0,
+            candidates.ci_low > candidates.organization_value,
+            candidates.ci_high < candidates.organization_value
+        )
+),
+
+fired as (
+    select * from worsened
+    union all
+    select * from crossed_band
+    union all
+    select * from far_worse_than_organization
+),
+
+final as (
+    select
+        fired.wave,
+        fired.team_id,
+        fired.indicator,
+        fired.rule,
+        fired.evidence,
+        fired.n,
+        fired.value,
+        fired.ci_low,
+        fired.ci_high,
+        fired.band_id,
+        fired.previous_wave,
+        fired.previous_value,
+        fired.previous_band_id,
+        fired.change,
+        fired.change_p_value,
+        fired.organization_value,
+        fired.organization_sd,
+        (fired.value - fired.organization_value) * fired.worse_direction
+        / fired.organization_sd as organization_sd_worse
+    from fired
+    inner join rules on rules.rule = fired.rule
+)
+
+select * from final

@@ -1,0 +1,43 @@
+-- One row per export file in the manifest (key: file_sha256): what validation and loading did with
+-- it the last time it was read, and how many of its loaded responses the careless-responding rules
+-- exclude now.
+with files as (
+    select * from raw_files
+),
+
+responses as (
+    select * from raw_responses
+),
+
+flags as (
+    select * from int_quality__response_flags
+),
+
+excluded as (
+    select
+        responses.file_sha256,
+        count(*) as rows_excluded
+    from responses
+    inner join flags on flags.response_key = responses.response_key
+    where flags.excluded
+    group by responses.file_sha256
+),
+
+final as (
+    select
+        files.file_name,
+        files.file_sha256,
+        files.status,
+        files.reason,
+        files.rows_read,
+        files.rows_dropped_status,
+        files.rows_already_loaded,
+        files.rows_quarantined,
+        files.rows_loaded,
+        coalesce(excluded.rows_excluded, 0) as rows_excluded
+    from files
+    left join excluded on excluded.file_sha256 = files.file_sha256
+)
+
+select * from final
+order by file_name, file_sha256
