@@ -274,7 +274,7 @@ def archive_export(con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_pat
     """Write the export's kept columns, re-keyed and without time of day, to `archive_path`.
 
     The caller sets the `response_key_salt` variable on `con` for the duration of the call.
-    Raises UnreadableRows (a duckdb.Error) saying where the file could not be read.
+    Raises UnreadableRows saying where the file could not be read.
     """
     response_id = _position(plan, "response_id")
     read_positions = sorted({c.position for c in [*plan.kept, *plan.with_role("response_id")]})

@@ -42,7 +42,7 @@ def inspect_export(path: Path, mappings: list[SourceMapping], registry: Registry
         try:
             archive_export(con, plan, archive)
             read, dropped = count_statuses(con, plan, archive)
-        except duckdb.Error as error:
+        except (UnreadableExport, duckdb.Error) as error:
             problems.append(str(error))
     return {
         "file": str(path),

@@ -224,8 +224,9 @@ def ingest_exports(
         ensure_schema(con, registry)
         con.execute("delete from ingest_batch")
         con.execute("delete from batch_row_failures")
-        loaded = {
-            row[0]
+        # Files whose bytes need no reading again: loaded before, or staged earlier in this run.
+        known = {
+            row[0]: "already loaded"
             for row in con.execute(
                 "select file_sha256 from raw_files where status = 'loaded'"
             ).fetchall()
@@ -241,7 +242,10 @@ def ingest_exports(
                 console=Console(stderr=True),
             ):
                 try:
-                    files.append(_ingest_file(con, path, settings, registry, mappings, loaded))
+                    file_report = _ingest_file(con, path, settings, registry, mappings, known)
+                    files.append(file_report)
+                    if file_report.status == "staged":
+                        known[file_report.file_sha256] = f"same content as {path.name}"
                 except OSError as error:  # replaced or gone mid-read, or the share dropped
                     raise ExportsNotReady(f"{path.name}: {one_line(error)}") from error
                 crash_point("ingest")
@@ -261,7 +265,7 @@ def _ingest_file(
     settings: Settings,
     registry: Registry,
     mappings: list[SourceMapping],
-    loaded: set[str],
+    known: dict[str, str],
 ) -> FileReport:
     try:
         plan = plan_export(path, mappings, registry)
@@ -275,8 +279,8 @@ def _ingest_file(
         size_bytes=plan.size_bytes,
         column_plan=plan.column_plan_json(),
     )
-    if plan.sha256 in loaded:
-        file_report.status, file_report.reason = "skipped", "already loaded"
+    if plan.sha256 in known:
+        file_report.status, file_report.reason = "skipped", known[plan.sha256]
     elif plan.blocking_problem:
         file_report.status, file_report.reason = "quarantined", plan.blocking_problem
     else:
@@ -288,7 +292,7 @@ def _ingest_file(
             )
             stage_batch(con, plan, archive_path, registry)
             file_report.archive_path = str(archive_path)
-        except duckdb.Error as error:
+        except (UnreadableExport, duckdb.Error) as error:
             file_report.status = "quarantined"
             file_report.reason = f"{path.name}: {str(error).splitlines()[0]}"
     return file_report
@@ -421,7 +425,7 @@ def validate_file(
                 settings.model_copy(update={"paths": scratch_paths}),
                 registry,
                 load_mappings(settings.paths.mappings),
-                loaded=set(),
+                known={},
             )
         ]
         check_batch(con, report, registry, settings.paths.roster, settings.quality)

@@ -2,9 +2,10 @@
 
 DuckDB's CSV reader parses UTF-8 and UTF-16 LE files itself. A file in an encoding DuckDB cannot
 read (Windows-1252, UTF-16 without a byte-order mark or big-endian) is transcoded, streaming, to a
-UTF-8 file in a private temporary folder with every column that is not kept already blank, and the
-folder is deleted as soon as DuckDB has read it. Workbooks are read with pandas and python-calamine
-and DuckDB sees only their kept columns. No identifying value is written anywhere on the way.
+UTF-8 file in a private temporary folder (mode 0700) and the folder is deleted as soon as DuckDB
+has read it. In that copy every column is blank but the kept ones and the response id, which DuckDB
+turns into a salted hash as it reads. Workbooks are read with pandas and python-calamine, and DuckDB
+sees only the same columns of them. No identifying value is written anywhere to stay.
 """
 
 from __future__ import annotations
@@ -56,11 +57,8 @@ UTF8_MULTIBYTE = re.compile(
 csv.field_size_limit(MAX_RECORD_BYTES)
 
 
-class UnreadableRows(UnreadableExport, duckdb.Error):
-    """Reading the rows failed part-way; the message says where and why but not which file.
-
-    It is a `duckdb.Error` too, so a caller guarding the DuckDB read catches it with the rest.
-    """
+class UnreadableRows(UnreadableExport):
+    """Reading the rows failed part-way; the message says where and why but not which file."""
 
 
 @dataclass(frozen=True)

@@ -129,3 +129,17 @@ def test_a_resaved_copy_of_a_loaded_export_adds_nothing(
     assert (file.status, file.rows_loaded, file.rows_quarantined) == ("loaded", 0, 0)
     assert file.rows_already_loaded == file.rows_read - file.rows_dropped_status
     assert responses_in_warehouse(settings) == before
+
+
+def test_two_copies_of_one_export_in_the_same_run_are_read_once(
+    settings: Settings, registry: Registry
+) -> None:
+    export = csv_text(HEADER + ROWS[:YESTERDAY_ROWS]).encode("utf-8")
+    deliver(settings, "staff_survey_a.csv", export)
+    deliver(settings, "staff_survey_b.csv", export)
+    report = nightly_load(settings, registry)
+    statuses = {f.file_name: (f.status, f.reason) for f in report.files}
+    assert statuses["staff_survey_a.csv"] == ("loaded", None)
+    assert statuses["staff_survey_b.csv"] == ("skipped", "same content as staff_survey_a.csv")
+    expected = genuine_responses(ROWS[:YESTERDAY_ROWS])
+    assert responses_in_warehouse(settings) == (expected, expected)
