@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import shutil
+import string
 import subprocess
 import sys
 import tempfile
@@ -70,15 +71,13 @@ def run_pipeline(settings: Settings) -> tuple[list[Measurement], pipeline.RunRep
 
 def run_floor(exports: Path) -> list[Measurement]:
     header = next(csv.reader(next(iter(sorted(exports.glob("*.csv")))).open(encoding="utf-8")))
-    statements = [s.strip() for s in FLOOR_SQL.read_text().split(";") if s.strip()]
+    columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in header) + "}"
+    script = string.Template(FLOOR_SQL.read_text()).substitute(columns=columns)
+    statements = [s.strip() for s in script.split(";") if s.strip()]
     names = ["read", "score", "group"]
     results = []
     with duckdb.connect() as con:
         con.execute("set variable exports_glob = ?", [str(exports / "*.csv")])
-        con.execute(
-            "set variable export_columns = ?::map(varchar, varchar)",
-            [{column: "VARCHAR" for column in header}],
-        )
         for name, statement in zip(names, statements, strict=True):
             with measured(name) as step:
                 con.execute(statement)

@@ -1,6 +1,7 @@
 -- The floor: the least work that answers the same question as the pipeline, in bare DuckDB.
 -- Reads the same Qualtrics exports, scores ProQOL 5 (burnout items 1, 4, 15, 17, 29 reversed) and
 -- averages each subscale per wave and team. No validation, no privacy, no publishing.
+-- $columns is the struct of the export's column names, all VARCHAR.
 create or replace table floor_responses as
 select *
 from read_csv(
@@ -12,7 +13,7 @@ from read_csv(
     quote = '"',
     escape = '"',
     max_line_size = 10000000,
-    columns = getvariable('export_columns')
+    columns = $columns
 );
 
 create or replace table floor_scores as
