@@ -6,7 +6,7 @@ UV := $(BOOTSTRAP)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint format bench sample clean
+.PHONY: run status test lint format bench sample clean
 
 $(UV):
 	$(PYTHON) -m venv $(BOOTSTRAP)
@@ -19,6 +19,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 ## run: the whole nightly job on data/sample/, writing build/
 run: $(VENV)/.synced
 	$(VENV)/bin/resilience run
+
+## status: the last runs and what is published
+status: $(VENV)/.synced
+	$(VENV)/bin/resilience status
 
 ## test: lint, then the whole test suite (browser and server tests included)
 test: $(VENV)/.synced lint

@@ -65,8 +65,10 @@ from dashboards.plotting import (
 DEFAULT_TREND_INDICATOR = "proqol_sts"
 # Teams drawn at first in the trend chart; the others are listed in its legend.
 HIGHLIGHTED_TEAMS = 5
-# Above this many teams the heatmap's rows get thinner and its cells show the score only.
-COMPACT_HEATMAP_TEAMS = 40
+# Above this many teams (or groups) the charts of all teams get lighter to stay quick to draw:
+# the heatmap's cells lose their gaps and their numbers (hover still has them, and cells not shown
+# still say so), and the trend and participation charts keep this many teams.
+MANY_TEAMS = 40
 # A guide line only: the published below_threshold flag decides which scales are marked.
 ALPHA_GUIDE = 0.6
 NO_SERVICE_LINE = "Service line not recorded"
@@ -188,6 +190,7 @@ def team_heatmap(
             f"Wave {plotly_text(wave)}, teams grouped by service line. Colour shows each score's"
             " band; darker is less favourable whichever way the scale runs. Grey: fewer than"
             f" {min_group_size} respondents, not shown."
+            + (" Hover over a cell for its score." if len(rows) > MANY_TEAMS else "")
             + (" Click a team's row to open its page." if team_pages else "")
         ),
         plot_height=_row_height(rows) * max(len(rows), 3),
@@ -254,7 +257,7 @@ def _band_heatmap(
     no title yet) and the colour levels, None where nothing is shown."""
     present = set(latest["indicator"])
     means = [mean for mean in tables.mean_indicators() if mean.indicator in present]
-    compact = len(rows) > COMPACT_HEATMAP_TEAMS
+    compact = len(rows) > MANY_TEAMS
     fewer_than = f"fewer than {min_group_size}"
     levels: list[list[int | None]] = []
     cell_text: list[list[str]] = []
@@ -273,15 +276,13 @@ def _band_heatmap(
                 hover = heading + f"no data in {plotly_text(wave)}"
             elif reading is None:
                 levels[-1].append(None)
-                cell_text[-1].append(f"fewer<br>than {min_group_size}")
+                cell_text[-1].append(fewer_than if compact else f"fewer<br>than {min_group_size}")
                 hover = heading + f"{fewer_than} respondents: not shown"
             else:
                 band = mean.band_of(reading.value)
                 levels[-1].append(colour_level(mean.unfavourability(band)))
                 band_name = plotly_text(band.id)
-                cell_text[-1].append(
-                    score(reading.value) if compact else f"{score(reading.value)}<br>{band_name}"
-                )
+                cell_text[-1].append("" if compact else f"{score(reading.value)}<br>{band_name}")
                 hover = (
                     heading
                     + f"Score {score(reading.value)} ({band_name} band)<br>"
@@ -304,8 +305,9 @@ def _band_heatmap(
             colorscale=stepped_colourscale(BAND_COLOURS),
             zmin=-0.5,
             zmax=len(BAND_COLOURS) - 0.5,
-            xgap=3,
-            ygap=2 if compact else 3,
+            # Gaps make plotly draw every cell on its own: too slow for hundreds of teams.
+            xgap=0 if compact else 3,
+            ygap=0 if compact else 3,
             # The key sits under the grid so that the columns get the full width.
             colorbar={
                 "orientation": "h",
@@ -332,7 +334,7 @@ def _band_heatmap(
 
 
 def _row_height(rows: list[_HeatmapRow]) -> int:
-    return 26 if len(rows) > COMPACT_HEATMAP_TEAMS else 52
+    return 26 if len(rows) > MANY_TEAMS else 52
 
 
 def _column_label_room(figure: go.Figure) -> int:
@@ -356,7 +358,8 @@ def team_trends(
     team_readings = readings(team_rows, ("team_id", "wave"))
     org_readings = readings(org_rows, ("wave",))
     names = tables.team_display_names()
-    team_ids = _teams_least_favourable_first(mean, team_readings, names, waves)
+    ranked = _teams_least_favourable_first(mean, team_readings, names, waves)
+    team_ids = ranked[:MANY_TEAMS]
     actions = actions_by_team(tables)
 
     series: list[tuple[str | None, str, dict[str, Reading | None]]] = [
@@ -428,7 +431,7 @@ def team_trends(
         figure,
         finding=_trend_finding(mean, team_readings, names, waves),
         note=_organization_change_note(org_readings, waves)
-        + _highlight_note(mean, len(team_ids))
+        + _highlight_note(mean, len(team_ids), len(ranked) - len(team_ids))
         + f" Bars: 95% intervals. No point where fewer than {min_group_size} responded."
         + (" Stars: actions from the action log." if actions else ""),
         plot_height=400,
@@ -699,26 +702,28 @@ def response_rates(tables: PublishedTables) -> go.Figure:
     )
     hidden = len(team_rates) - len(rows)
     low = [row for row in rows if flag(row["low_response_rate"])]
-    labels = [plotly_text(names.get(str(row["group_id"]), str(row["group_id"]))) for row in rows]
+    # A chart of hundreds of bars says no more than its lowest ones; the team table has them all.
+    drawn = rows[:MANY_TEAMS]
+    labels = [plotly_text(names.get(str(row["group_id"]), str(row["group_id"]))) for row in drawn]
 
     figure = go.Figure(
         go.Bar(
             orientation="h",
-            x=[float(row["response_rate"]) for row in rows],
+            x=[float(row["response_rate"]) for row in drawn],
             y=labels,
-            text=[rate_text(row) for row in rows],
+            text=[rate_text(row) for row in drawn],
             textposition="outside",
             cliponaxis=False,
             marker={
                 "color": [
                     WORSE_COLOUR if flag(row["low_response_rate"]) else BETTER_COLOUR
-                    for row in rows
+                    for row in drawn
                 ]
             },
             customdata=[
                 f"<b>{label}</b><br>{plotly_text(wave)}: {rate_text(row)}"
                 + ("<br>low participation" if flag(row["low_response_rate"]) else "")
-                for label, row in zip(labels, rows, strict=True)
+                for label, row in zip(labels, drawn, strict=True)
             ],
             hovertemplate="%{customdata}<extra></extra>",
             showlegend=False,
@@ -749,8 +754,14 @@ def response_rates(tables: PublishedTables) -> go.Figure:
                 if hidden
                 else ""
             )
+            + (
+                f" Drawn: the {len(drawn)} lowest of {len(rows)} teams; the team table lists"
+                " every rate."
+                if len(drawn) < len(rows)
+                else ""
+            )
         ),
-        plot_height=24 * max(len(rows), 4),
+        plot_height=24 * max(len(drawn), 4),
     )
     figure.update_xaxes(range=[0, 1.15], tickformat=".0%", title_text="Response rate")
     figure.update_yaxes(type="category", autorange="reversed")
@@ -1184,14 +1195,17 @@ def _teams_least_favourable_first(
     )
 
 
-def _highlight_note(mean: MeanIndicator, team_count: int) -> str:
+def _highlight_note(mean: MeanIndicator, team_count: int, left_out: int) -> str:
     if team_count <= HIGHLIGHTED_TEAMS:
         return ""
     extreme = "highest" if mean.risk_when == "high" else "lowest"
-    return (
+    note = (
         f" Shown: the {HIGHLIGHTED_TEAMS} teams with the {extreme} latest scores; click another"
         " team in the legend to add it."
     )
+    if left_out:
+        note += f" {left_out} more teams are not listed: each team's page has its trend."
+    return note
 
 
 def _service_lines(tables: PublishedTables) -> dict[str, str]:

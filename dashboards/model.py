@@ -8,6 +8,7 @@ which rows a team's own page may receive) live in one place.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -265,7 +266,12 @@ class PublishedTables:
         return set(self.team_indicators["indicator"]) | set(self.org_indicators["indicator"])
 
     def mean_indicators(self) -> list[MeanIndicator]:
-        """Every mean indicator with its bands, in the order of `indicator_definitions`."""
+        """Every mean indicator with its bands, in display order (`DISPLAY_ORDER`)."""
+        return list(self._mean_indicators)
+
+    @functools.cached_property
+    def _mean_indicators(self) -> tuple[MeanIndicator, ...]:
+        # Every figure asks for these: worked out once per set of tables.
         bands_by_indicator = {
             indicator: tuple(
                 Band(
@@ -285,7 +291,7 @@ class PublishedTables:
         means = means.sort_values(
             "indicator", key=lambda ids: ids.map(_display_position), kind="stable"
         )
-        return [
+        return tuple(
             MeanIndicator(
                 indicator=str(row.indicator),
                 # The scale and its instrument, e.g. "Burnout (ProQOL 5)": three scales are
@@ -298,7 +304,7 @@ class PublishedTables:
                 score_range=_score_range(row._asdict()),
             )
             for row in means.itertuples()
-        ]
+        )
 
     def mean_indicator(self, indicator: str) -> MeanIndicator:
         for mean in self.mean_indicators():

@@ -89,29 +89,31 @@ def write_dashboards(
 
     Returns the paths written: index, leadership, the team pages, then the plotly.js bundle.
     """
-    team_ids = tables.reported_team_ids()
-    team_pages = {team_id: team_page_path(team_id) for team_id in team_ids}
+    team_pages = {team_id: team_page_path(team_id) for team_id in tables.reported_team_ids()}
     environment = _environment()
-    pages = {
-        INDEX_PAGE: _index_html(environment, tables, run, min_group_size, team_pages, linked_pages),
-        LEADERSHIP_PAGE: _leadership_html(environment, tables, run, min_group_size, team_pages),
-    }
+    (out_dir / TEAMS_FOLDER).mkdir(parents=True, exist_ok=True)
+    written = [
+        _write(
+            out_dir / INDEX_PAGE,
+            _index_html(environment, tables, run, min_group_size, team_pages, linked_pages),
+        ),
+        _write(
+            out_dir / LEADERSHIP_PAGE,
+            _leadership_html(environment, tables, run, min_group_size, team_pages),
+        ),
+    ]
     for team_id, page in team_pages.items():
         # The team's page never sees the whole tables: only what `for_team` lets through.
-        pages[page] = _team_html(
-            environment, tables.for_team(team_id), team_id, run, min_group_size
-        )
-
-    (out_dir / TEAMS_FOLDER).mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, content in pages.items():
-        path = out_dir / name
-        path.write_text(content, encoding="utf-8")
-        written.append(path)
+        team_html = _team_html(environment, tables.for_team(team_id), team_id, run, min_group_size)
+        written.append(_write(out_dir / page, team_html))
     # Always rewrite the bundle: a copy left by an older plotly may not draw this plotly's JSON.
-    bundle = out_dir / PLOTLY_BUNDLE
-    bundle.write_text(get_plotlyjs(), encoding="utf-8")
-    return [*written, bundle]
+    written.append(_write(out_dir / PLOTLY_BUNDLE, get_plotlyjs()))
+    return written
+
+
+def _write(path: Path, content: str) -> Path:
+    path.write_text(content, encoding="utf-8")
+    return path
 
 
 def team_page_path(team_id: str) -> str:
@@ -243,7 +245,7 @@ def _leadership_html(
         wave=wave,
         previous_wave=max(org_waves[org_waves < wave], default=None),
         sections=_rendered(sections, bundle=PLOTLY_BUNDLE),
-        warnings=_warning_rows(tables, wave, team_pages),
+        warnings=_warning_rows(tables, team_pages),
         teams=_team_rows(tables, wave, min_group_size, team_pages),
         with_response_rates=tables.response_rates is not None,
         method=_method(tables),
@@ -297,7 +299,7 @@ def _team_html(
         sections=_rendered(sections, bundle=f"../{PLOTLY_BUNDLE}"),
         actions=_action_rows(tables),
         participation=_participation_rows(tables),
-        warnings=_warning_rows(tables, wave, {}),
+        warnings=_warning_rows(tables, {}),
         method=_method(tables),
     )
 
@@ -385,11 +387,7 @@ def _method(tables: PublishedTables) -> dict[str, object]:
         "instruments": instruments,
         "caveat_cbi": any(instrument["id"] == "cbi" for instrument in instruments),
         "scales": _scale_rows(tables),
-        "warning_rules": sorted(
-            {_rule_name(rule) for rule in tables.early_warnings["rule"].dropna()}
-        )
-        if tables.early_warnings is not None
-        else [],
+        "warning_rules": sorted({row["rule"] for row in _warning_rows(tables, {})}),
         "with_reliability": tables.instrument_reliability is not None,
     }
 
@@ -471,12 +469,11 @@ def _latest_response_rates(tables: PublishedTables, wave: str) -> dict[str, str]
     }
 
 
-def _warning_rows(
-    tables: PublishedTables, wave: str, team_pages: dict[str, str]
-) -> list[dict[str, str]]:
+def _warning_rows(tables: PublishedTables, team_pages: dict[str, str]) -> list[dict[str, str]]:
+    """The warnings of the latest wave: earlier waves' warnings are history, not news."""
     if tables.early_warnings is None:
         return []
-    warnings = tables.early_warnings[tables.early_warnings["wave"] == wave]
+    warnings = tables.early_warnings[tables.early_warnings["wave"] == tables.latest_wave()]
     names = tables.team_display_names()
     scale_names = _indicator_names(tables)
     rows = [

@@ -216,7 +216,7 @@ def _run(arguments: argparse.Namespace) -> int:
     table.add_row("published release", f"{report.release}{kept}")
     Console().print(table)
     for file_report in report.files:
-        if file_report.status in ("quarantined", "waiting"):
+        if file_report.status in ("quarantined", "held_back", "waiting"):
             print(f"{file_report.status}: {file_report.reason}", file=sys.stderr)
     return EXIT_OK
 
@@ -279,18 +279,11 @@ def _print_status(status: Status) -> None:
         console.print(f"Runs: not available ({status.runs_unavailable})")
     else:
         runs = Table(title="Last runs (times in UTC)")
-        for column in (
-            "run",
-            "started",
-            "finished",
-            "outcome",
-            "files",
-            "read",
-            "loaded",
-            "quarantined",
-            "note",
-        ):
-            runs.add_column(column)
+        for column in ("run", "started", "finished", "outcome"):
+            runs.add_column(column, no_wrap=True)
+        for column in ("files", "read", "loaded", "quarantined"):
+            runs.add_column(column, justify="right")
+        runs.add_column("note")
         for run in status.runs:
             runs.add_row(
                 run.run_id,

@@ -9,7 +9,6 @@ network.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from dashboards.model import read_published_tables
@@ -48,11 +47,11 @@ def export_leadership_pngs(analytics_file: Path, out_dir: Path, min_group_size: 
         }
         for position, section in enumerate(sections, start=1)
     ]
-    asyncio.run(_render(renders))
+    _render(renders)
     return [render["path"] for render in renders]
 
 
-async def _render(renders: list[dict[str, object]]) -> None:
+def _render(renders: list[dict[str, object]]) -> None:
     try:
         import kaleido
         from choreographer.errors import ChromeNotFoundError
@@ -61,9 +60,13 @@ async def _render(renders: list[dict[str, object]]) -> None:
             "PNG export needs kaleido 1.x (pip install 'kaleido>=1,<2')"
         ) from error
     try:
-        # mathjax=False: the charts use no formulas, and MathJax would come from a CDN.
-        async with kaleido.Kaleido(mathjax=False, timeout=RENDER_TIMEOUT_SECONDS) as renderer:
-            await renderer.write_fig_from_object(renders, cancel_on_error=True)
+        # kaleido's own thread and event loop: the caller may already be running one.
+        kaleido.write_fig_from_object_sync(
+            renders,
+            # No MathJax: the charts use no formulas, and it would come from a CDN.
+            kopts={"mathjax": False, "timeout": RENDER_TIMEOUT_SECONDS},
+            cancel_on_error=True,
+        )
     except ChromeNotFoundError as error:
         raise PngExportUnavailable(
             "PNG export needs Chromium: install it or set BROWSER_PATH to its executable"

@@ -2,6 +2,16 @@
 
 Everything downstream (the scoring SQL, the validation suites, the indicator list) is driven by the
 tables this module derives, so adding an instrument means adding a definition file only.
+
+A definition file holds `id`, `name`, `title`, `credit`, `licence`, `url` and `recall`; its items,
+either numbered (`item_count` items `<id>_1`...) sharing `[answers] options`, or listed as
+`[[items]]` with their own `id`, `label` and `options` (`code`, scoring `value`, `label`); and its
+`[[scales]]`: `items` and `reversed` (numbers or ids), `method` ("sum": prorated as the mean of the
+answered items x the item count; "mean"; "0-100": the mean with each item rescaled so that its
+lowest value counts 0 and its highest 100), `min_answered`, `risk_when` ("high" or "low": which end
+is unfavourable) and ascending `bands` (`id`, `lower`, `lower_inclusive`). A listed item may carry
+`group_by` (its answers define a reporting cut, such as "role") or `exposure_bands` (`id`, `label`,
+`codes`: the indicators are broken down by them).
 """
 
 from __future__ import annotations
@@ -379,4 +389,7 @@ def load_registry(directory: Path = DEFINITIONS_DIR) -> Registry:
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise DefinitionError(f"item ids defined twice: {', '.join(duplicates)}")
+    cuts = [item.group_by for i in instruments for item in i.items if item.group_by]
+    if len(set(cuts)) != len(cuts):
+        raise DefinitionError(f"one reporting cut per group_by: {', '.join(sorted(cuts))}")
     return Registry(instruments=instruments)

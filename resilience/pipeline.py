@@ -46,7 +46,7 @@ from resilience.quality_report import (
 )
 from resilience.runtime import crash_point
 from resilience.settings import PROJECT_ROOT, QualitySettings, Settings
-from resilience.sqlfiles import SQL_DIR, read_sql, set_variables
+from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
 from resilience.status import ExportsNotReady, hold_run_lock, one_line
 from resilience.validation import (
     RULE_FILE_HELD_BACK,
@@ -62,12 +62,12 @@ from resilience.warehouse import (
     current_release,
     ensure_schema,
     load_seeds,
-    marts_fingerprint,
     open_warehouse,
     prune_releases,
     publish_release,
     run_load,
     run_transform,
+    tables_fingerprint,
 )
 
 # The code that turns marts into a release: a change here (an upgrade) rebuilds the release.
@@ -451,9 +451,11 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
 
 
 def publication_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
-    """What a release is built from: the marts' rows, the code that renders them, the settings."""
+    """What a release is built from: the marts' rows, the manifest, responses and quarantine that
+    the validation report shows, the code that renders them, and the settings."""
     digest = hashlib.sha256()
-    digest.update(marts_fingerprint(con).encode())
+    sources = [*published_model_names(), "raw_files", "raw_responses", "quarantine"]
+    digest.update(tables_fingerprint(con, sources).encode())
     # The validation report is part of the release: a newly held-back file changes it.
     digest.update(read_validation_state(con).fingerprint().encode())
     digest.update(settings.model_dump_json().encode())

@@ -223,7 +223,7 @@ def validation_summary(state: ValidationState) -> str:
     excluded = sum(f.rows_excluded for f in state.files)
     return (
         f"{len(state.files)} export files ({', '.join(statuses) or 'none'}), "
-        f"{quarantined} responses quarantined, {excluded} excluded as careless responding, "
+        f"{quarantined} responses quarantined, {excluded} marked excluded as careless responding, "
         "and the rules behind them"
     )
 

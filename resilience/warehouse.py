@@ -77,7 +77,12 @@ def read_action_log(path: Path | None) -> pd.DataFrame:
     missing = [column for column in ACTION_LOG_COLUMNS if column not in log.columns]
     if missing:
         raise ValueError(f"{path}: the action log lacks the column(s) {', '.join(missing)}")
-    return log[list(ACTION_LOG_COLUMNS)]
+    log = log[list(ACTION_LOG_COLUMNS)]
+    incomplete = log.index[log.isna().any(axis=1)]
+    if len(incomplete):
+        # The header is line 1.
+        raise ValueError(f"{path}: line {incomplete[0] + 2} lacks a team_id, date or action")
+    return log
 
 
 def load_seeds(
@@ -179,12 +184,12 @@ def build_candidate(con: duckdb.DuckDBPyConnection, candidate: Path) -> Path:
     return candidate
 
 
-def marts_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """A digest of every published mart's rows, in any order: equal digests, equal marts."""
+def tables_fingerprint(con: duckdb.DuckDBPyConnection, names: list[str]) -> str:
+    """A digest of the rows of the named tables, in any order: equal digests, equal tables."""
     digest = hashlib.sha256()
-    for name in published_model_names():
+    for name in names:
         [(rows, row_hashes)] = con.execute(
-            f"select count(*), sum(hash(mart)) from {quote_identifier(name)} as mart"
+            f"select count(*), sum(hash(t)) from {quote_identifier(name)} as t"
         ).fetchall()
         digest.update(f"{name}:{rows}:{row_hashes};".encode())
     return digest.hexdigest()

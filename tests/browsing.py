@@ -73,3 +73,53 @@ class PageVisitor:
             timeout=30_000,
         )
         return visit
+
+
+def save_screenshots(dashboards: Path, images: Path, team_id: str, height: int) -> list[Path]:
+    """The first `height` pixels of the leadership page and of one team's page, 1280 wide, as
+    drawn in headless Chromium from disk: the README's screenshots."""
+    from playwright.sync_api import sync_playwright
+
+    from dashboards.pages import LEADERSHIP_PAGE, team_page_path
+
+    images.mkdir(parents=True, exist_ok=True)
+    shots = {"leadership.png": LEADERSHIP_PAGE, "team.png": team_page_path(team_id)}
+    written = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            with PageVisitor(browser) as visitor:
+                for image, page in shots.items():
+                    visit = visitor.visit(dashboards / page)
+                    path = images / image
+                    visit.page.screenshot(
+                        path=path,
+                        full_page=True,
+                        clip={"x": 0, "y": 0, "width": 1280, "height": height},
+                    )
+                    written.append(path)
+        finally:
+            browser.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.browsing",
+        description="Screenshot the leadership page and a team page of a run's dashboards.",
+    )
+    parser.add_argument("dashboards", type=Path, help="a run's dashboards folder")
+    parser.add_argument("images", type=Path, help="folder for leadership.png and team.png")
+    parser.add_argument("--team", default="T002", help="the team whose page to show")
+    parser.add_argument("--height", type=int, default=2000, help="pixels from the top to keep")
+    arguments = parser.parse_args(argv)
+    for path in save_screenshots(
+        arguments.dashboards, arguments.images, arguments.team, arguments.height
+    ):
+        print(path, f"{path.stat().st_size / 1024:.0f} KiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -48,6 +48,7 @@ def warehouse(registry: Registry) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect()
     ensure_schema(con, registry)
     load_seeds(con, registry)
+    set_variables(con, load_settings().quality_variables())
     yield con
     con.close()
 

@@ -686,8 +686,16 @@ def test_many_teams_get_a_compact_heatmap(tables):
 
     figure = team_heatmap(_with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE)
 
-    assert len(figure.data[0].y[1]) == 46
-    assert _cell(figure, "extra00", "Secondary traumatic stress (ProQOL 5)")["text"] == "30.0"
+    heatmap = figure.data[0]
+    assert len(heatmap.y[1]) == 46
+    # Hundreds of labelled, separated cells are slow to draw: colour and hover carry the scores,
+    # and a cell not shown still says so.
+    assert (heatmap.xgap, heatmap.ygap) == (0, 0)
+    extra = _cell(figure, "extra00", "Secondary traumatic stress (ProQOL 5)")
+    assert (extra["z"], extra["text"]) == (1, "")
+    assert "Score 30.0 (moderate band)" in extra["hover"]
+    assert _cell(figure, "Night shelter", "Resilience (BRS)")["text"] == "fewer than 5"
+    assert "Hover over a cell for its score." in _subtitle(figure)
 
 
 # --- service lines and units ------------------------------------------------------------------

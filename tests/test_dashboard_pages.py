@@ -197,8 +197,8 @@ def test_leadership_page_credits_the_instruments_and_explains_the_method(site):
     assert "42 or more" in leadership
     assert "rather than a validated cut-off" in leadership
     assert (
-        "Early-warning rules in use: far worse than the organization; moved into a less"
-        " favourable band." in leadership
+        "Early-warning rules behind the warnings on this page: moved into a less favourable"
+        " band." in leadership
     )
 
 
@@ -370,7 +370,7 @@ def test_the_same_search_finds_every_team_on_the_leadership_page(distinctive_sit
 # --- reading the published file ---------------------------------------------------------------
 
 
-def _write_analytics(path: Path, tables: PublishedTables) -> None:
+def write_analytics(path: Path, tables: PublishedTables) -> None:
     with duckdb.connect(str(path)) as con:
         for name, frame in tables.frames():
             con.register("frame", frame)
@@ -380,7 +380,7 @@ def _write_analytics(path: Path, tables: PublishedTables) -> None:
 
 def test_read_published_tables_reads_the_optional_tables_present(tmp_path):
     tables = make_published_tables()
-    _write_analytics(tmp_path / "analytics.duckdb", dataclasses.replace(tables, actions=None))
+    write_analytics(tmp_path / "analytics.duckdb", dataclasses.replace(tables, actions=None))
 
     read = read_published_tables(tmp_path / "analytics.duckdb")
 

@@ -12,7 +12,7 @@ from resilience.cli import EXIT_FAILED, EXIT_OK, main
 from resilience.export_png import PNG_SCALE, PNG_WIDTH
 from resilience.settings import load_settings
 from tests.test_dashboard_figures import MIN_GROUP_SIZE, make_published_tables
-from tests.test_dashboard_pages import _write_analytics
+from tests.test_dashboard_pages import write_analytics
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ def test_export_png_writes_every_leadership_chart(tmp_path, capsys):
     settings = load_settings(config)
     tables = make_published_tables()
     settings.analytics_path.parent.mkdir(parents=True)
-    _write_analytics(settings.analytics_path, tables)
+    write_analytics(settings.analytics_path, tables)
     out_dir = tmp_path / "board-pack"
 
     exit_code = main(["export-png", "--config", str(config), "--out", str(out_dir)])

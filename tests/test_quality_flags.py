@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import get_args
 
 import duckdb
 import pytest
 
 from resilience.settings import CarelessFlag, Settings
-from resilience.sqlfiles import quote_identifier, set_variables
+from resilience.sqlfiles import quote_identifier, read_sql, set_variables
 from tests.conftest import materialize
 
 PROQOL = [f"proqol_{n}" for n in range(1, 31)]
@@ -192,3 +193,10 @@ def test_every_flag_the_settings_name_can_be_raised(warehouse) -> None:
     add_response(warehouse, "its-copy", answers)
     raised = flags(warehouse)["everything"]["flags"]
     assert sorted(raised) == sorted(get_args(CarelessFlag))
+
+
+def test_the_staging_model_of_responses_can_read_the_flags_without_a_cycle() -> None:
+    # The model runner orders models by the names their files mention.
+    text = read_sql("intermediate/int_quality__response_flags.sql")
+    assert not re.search(r"\bstg_survey__responses\b", text)
+    assert re.search(r"\bstg_survey__answers\b", text)

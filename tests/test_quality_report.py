@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,3 +169,42 @@ def test_a_run_publishes_the_report_beside_the_dashboards_and_a_new_held_back_fi
         assert visit.page.get_by_role("rowheader", name=HELD_BACK).is_visible()
     assert [url for url in visit.requests if not url.startswith("file://")] == []
     assert visit.console_errors == [] and visit.page_errors == []
+
+
+@pytest.mark.e2e
+def test_the_prefect_run_summary_carries_the_validation_of_each_file(tmp_path: Path) -> None:
+    config = make_problem_project(tmp_path)
+    # The run takes PREFECT_HOME from its config's state folder, as in production.
+    environment = {name: value for name, value in os.environ.items() if name != "PREFECT_HOME"}
+    run = subprocess.run(
+        [sys.executable, "-m", "resilience", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=environment,
+    )
+    assert run.returncode == 0, run.stderr
+
+    read_artifact = (
+        "import asyncio\n"
+        "from prefect.client.orchestration import get_client\n"
+        "async def main():\n"
+        "    async with get_client() as client:\n"
+        "        for artifact in await client.read_artifacts():\n"
+        "            print(artifact.data)\n"
+        "asyncio.run(main())\n"
+    )
+    artifacts = subprocess.run(
+        [sys.executable, "-c", read_artifact],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**environment, "PREFECT_HOME": str(tmp_path / "state" / "prefect")},
+    )
+    assert artifacts.returncode == 0, artifacts.stderr
+    assert "## Validation" in artifacts.stdout
+    assert f"| {HELD_BACK} | held_back | 10 | 0 | 0 | 10 | 0 | 0 | {HELD_BACK_REASON} |" in (
+        artifacts.stdout
+    )
+    assert "| staff_survey_2025-05.csv | loaded | 1006 | 3 | 3 | 5 | 995 |" in artifacts.stdout
+    assert "Every row read is accounted for" in artifacts.stdout

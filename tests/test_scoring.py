@@ -27,8 +27,9 @@ def add_response(con: duckdb.DuckDBPyConnection, key: str, answers: dict[str, in
 def scores(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
     materialize(
         con,
-        "stg_survey__responses",
         "stg_survey__answers",
+        "int_quality__response_flags",
+        "stg_survey__responses",
         "int_scale_scores__scored",
         "int_scale_scores__banded",
     )

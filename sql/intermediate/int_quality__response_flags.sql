@@ -11,8 +11,10 @@
 -- * duplicate_answers: exactly the same answers as another response of the same team in the same
 --   wave, both with at least duplicate_min_answers answers.
 -- exclusion_reasons lists the flags that the `careless_exclusions` variable names; a response with
--- any is excluded. Excluded responses stay in raw_responses. Response context is read from
--- raw_responses, not from stg_survey__responses, so that the staging model can filter on this one.
+-- any is excluded. Excluded responses stay in raw_responses. Team, wave and duration are read from
+-- raw_responses rather than from the staging model of responses, so that that model can leave the
+-- excluded responses out by reading this one (the model runner orders models by the names they
+-- mention: this file must not name it).
 with responses as (
     select * from raw_responses
 ),

@@ -8,8 +8,8 @@
 --   a scale where high is bad, the lowest where low is bad) from another band in the previous wave
 --   (band_id, previous_band_id; a mean takes the band a score of that value would);
 -- * 'far_worse_than_organization': the team's mean is worse than the organization's by at least
---   the configured number of organization standard deviations (threshold_sd), and its 95% interval
---   does not reach the organization's value.
+--   the configured number of organization standard deviations (organization_sd_worse says by how
+--   many), and its 95% interval does not reach the organization's value.
 -- evidence says it in words; the numbers are beside it. Only cells published in team_indicators
 -- and org_indicators are used, so no warning says more than they do.
 with indicators as (

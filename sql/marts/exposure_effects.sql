@@ -1,4 +1,4 @@
--- Published. One row per wave x scope x exposure band x compassion-fatigue indicator (key: wave,
+-- Published. One row per wave x group x exposure band x compassion-fatigue indicator (key: wave,
 -- group_type, group_id, exposure_item, exposure_band, indicator): how the indicator varies with an
 -- exposure asked in the context module (client aggression, share of clients who use stimulants,
 -- access to supervision; any item with exposure_bands). group_type 'organization' (group_id 'all')

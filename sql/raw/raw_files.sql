@@ -10,7 +10,7 @@ create table if not exists raw_files (
     rows_quarantined bigint,
     rows_loaded bigint,
     rows_already_loaded bigint,
-    status varchar not null,  -- loaded | quarantined
+    status varchar not null,  -- loaded | quarantined (unreadable) | held_back (too many failing rows)
     reason varchar,
     archive_path varchar,
     column_plan json,

@@ -1,6 +1,12 @@
--- One row per response (key: response_key), without the answers.
+-- One row per response that is scored (key: response_key), without the answers. Responses that
+-- the configured careless-responding rules exclude stay in the warehouse with their reasons
+-- (int_quality__response_flags) and are left out here, so no score or indicator counts them.
 with responses as (
     select * from raw_responses
+),
+
+excluded as (
+    select * from int_quality__response_flags where excluded
 ),
 
 final as (
@@ -13,6 +19,7 @@ final as (
         responses.duration_seconds,
         responses.finished
     from responses
+    anti join excluded on excluded.response_key = responses.response_key
 )
 
 select * from final

@@ -1,0 +1,190 @@
+"""Runs killed with SIGKILL at each crash point, through the command line as cron would run them:
+readers keep the last published release, whole, and the next run ends where an uninterrupted
+run would have."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from resilience.runtime import CRASH_POINT_VARIABLE, CRASH_POINTS
+from resilience.sample import generate_sample
+from resilience.settings import Settings, load_settings
+from resilience.status import read_published
+from tests.conftest import make_project
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+# Small enough that a run takes seconds beyond Prefect's start, large enough to publish teams.
+SMALL_SAMPLE = {"responses": 400, "teams": 8, "waves": 3, "seed": 8}
+LONG_AGO = 1_700_000_000
+
+
+def make_small_project(directory: Path) -> tuple[Path, Path]:
+    """A scratch project on a small generated sample whose last wave's export is held back
+    (not yet delivered); the config and the held-back export."""
+    config = make_project(directory)
+    inputs = directory / "inputs"
+    summary = generate_sample(inputs, **SMALL_SAMPLE)
+    for path in (*summary.exports, summary.roster, summary.mapping):
+        os.utime(path, (LONG_AGO, LONG_AGO))  # exports that finished copying long ago
+    held_back = directory / summary.exports[-1].name
+    summary.exports[-1].rename(held_back)
+    return config, held_back
+
+
+def deliver(held_back: Path, settings: Settings) -> None:
+    shutil.copy2(held_back, settings.paths.exports / held_back.name)
+
+
+def run_cli(config: Path, log: Path, prefect_home: Path, **environment: str) -> int:
+    """`resilience run` in its own process group, as a scheduler starts it; its exit code."""
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "resilience", "run", "--config", str(config)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
+                "PREFECT_HOME": str(prefect_home),
+                "COLUMNS": "200",
+                **environment,
+            },
+        )
+        try:
+            return process.wait(timeout=600)
+        finally:
+            # A killed run leaves Prefect's temporary server behind: stop the whole group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run leaves that does not depend on run ids or times."""
+
+    team_indicators: list[tuple]
+    published_tables: dict[str, int]
+    pages: list[str]
+    files: list[tuple]
+    responses: int
+    quarantined: int
+
+
+def published_rows(settings: Settings) -> list[tuple]:
+    with duckdb.connect(str(settings.analytics_path), read_only=True) as con:
+        return con.execute("select * from team_indicators order by all").fetchall()
+
+
+def warehouse_rows(settings: Settings, query: str) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def outcome(settings: Settings) -> Outcome:
+    published = read_published(settings)
+    return Outcome(
+        team_indicators=published_rows(settings),
+        published_tables=published.tables,
+        pages=published.pages,
+        files=warehouse_rows(settings, "select file_sha256, status from raw_files order by all"),
+        responses=warehouse_rows(settings, "select count(*) from raw_responses")[0][0],
+        quarantined=warehouse_rows(settings, "select count(*) from quarantine")[0][0],
+    )
+
+
+@dataclass(frozen=True)
+class Baseline:
+    project: Path
+    held_back: Path
+    prefect_home: Path
+    release: str
+    team_indicators: list[tuple]
+    index_page: bytes
+    responses: int
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
+    """Two waves published by an uninterrupted run; the third wave's export not delivered yet."""
+    workspace = tmp_path_factory.mktemp("crash")
+    prefect_home = workspace / "prefect"
+    project = workspace / "baseline"
+    config, held_back = make_small_project(project)
+    assert run_cli(config, workspace / "baseline.log", prefect_home) == 0
+    settings = load_settings(config)
+    published = read_published(settings)
+    return Baseline(
+        project=project,
+        held_back=held_back,
+        prefect_home=prefect_home,
+        release=published.release,
+        team_indicators=published_rows(settings),
+        index_page=(settings.dashboards_dir / "index.html").read_bytes(),
+        responses=warehouse_rows(settings, "select count(*) from raw_responses")[0][0],
+    )
+
+
+def copy_of(baseline: Baseline, directory: Path) -> tuple[Path, Settings]:
+    shutil.copytree(baseline.project, directory, symlinks=True)
+    config = directory / "resilience.toml"
+    settings = load_settings(config)
+    deliver(baseline.held_back, settings)
+    return config, settings
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(baseline: Baseline, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    """The third wave delivered and loaded by a run nobody kills."""
+    directory = tmp_path_factory.mktemp("uninterrupted")
+    config, settings = copy_of(baseline, directory / "project")
+    assert run_cli(config, directory / "run.log", baseline.prefect_home) == 0
+    result = outcome(settings)
+    assert result.team_indicators != baseline.team_indicators  # the third wave is in
+    return result
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_a_killed_run_leaves_the_published_release_and_the_next_run_recovers(
+    point: str, baseline: Baseline, uninterrupted: Outcome, tmp_path: Path
+) -> None:
+    config, settings = copy_of(baseline, tmp_path / "project")
+
+    killed = run_cli(
+        config, tmp_path / "killed.log", baseline.prefect_home, **{CRASH_POINT_VARIABLE: point}
+    )
+
+    assert killed == -signal.SIGKILL, (tmp_path / "killed.log").read_text()
+    assert read_published(settings).release == baseline.release
+    assert published_rows(settings) == baseline.team_indicators
+    assert (settings.dashboards_dir / "index.html").read_bytes() == baseline.index_page
+    [(killed_run, outcome_left)] = warehouse_rows(
+        settings, "select run_id, outcome from runs where outcome <> 'succeeded'"
+    )
+    assert outcome_left == "running"
+    if point in ("ingest", "load"):
+        # The load transaction never committed: not one of the third wave's rows is in.
+        assert warehouse_rows(settings, "select count(*) from raw_responses") == [
+            (baseline.responses,)
+        ]
+
+    assert run_cli(config, tmp_path / "next.log", baseline.prefect_home) == 0
+
+    assert outcome(settings) == uninterrupted
+    runs = warehouse_rows(settings, "select run_id, outcome from runs order by started_at")
+    assert [outcome for _, outcome in runs] == ["succeeded", "interrupted", "succeeded"]
+    assert runs[1][0] == killed_run
+    # Only what readers see now and the release before it are kept.
+    assert sorted(p.name for p in settings.releases_dir.iterdir()) == sorted(
+        [baseline.release, runs[2][0]]
+    )
