@@ -36,6 +36,10 @@ format: $(VENV)/.synced
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+## bench: the pipeline stage by stage on generated exports, against bare DuckDB (python -m benchmarks --help)
+bench: $(VENV)/.synced
+	$(VENV)/bin/python -m benchmarks
+
 ## sample: regenerate the committed sample data
 sample: $(VENV)/.synced
 	$(VENV)/bin/resilience sample --responses 3000 --teams 40 --waves 3 --seed 20251 --out data/sample

@@ -107,6 +107,8 @@ def published_tables(teams: int, waves: int, seed: int) -> PublishedTables:
             }
         ),
         group_indicators=group_rows.assign(group_type="service_line"),
+        instrument_reliability=_reliability(rng, indicators, wave_ids),
+        exposure_effects=_exposure_effects(rng, indicators, latest),
     )
 
 
@@ -154,6 +156,51 @@ def _response_rates(rng: np.random.Generator, roster: pd.DataFrame, wave: str) -
             "suppressed": False,
         }
     )
+
+
+def _reliability(
+    rng: np.random.Generator, indicators: pd.DataFrame, waves: list[str]
+) -> pd.DataFrame:
+    means = indicators.loc[indicators["kind"] == "mean", "indicator"]
+    grid = pd.MultiIndex.from_product([waves, means], names=["wave", "indicator"]).to_frame(
+        index=False
+    )
+    grid["n"] = 1900
+    grid["alpha"] = rng.uniform(0.55, 0.92, len(grid))
+    grid["below_threshold"] = grid["alpha"] < 0.6
+    grid["suppressed"] = False
+    return grid
+
+
+def _exposure_effects(
+    rng: np.random.Generator, indicators: pd.DataFrame, wave: str
+) -> pd.DataFrame:
+    """Three exposures of three bands each for the compassion-fatigue means, organization only."""
+    watched = ["proqol_bo", "proqol_sts", "cbi_client"]
+    rows = [
+        {
+            "wave": wave,
+            "group_type": "organization",
+            "group_id": "all",
+            "exposure_item": f"ctx_exposure_{exposure}",
+            "exposure_label": f"Exposure {exposure}",
+            "exposure_band": f"band_{band}",
+            "exposure_band_label": f"Band {band}",
+            "exposure_band_order": band,
+            "indicator": indicator,
+            "n": 300,
+            "value": 20 + 4 * band + rng.uniform(-1, 1),
+            "suppressed": False,
+        }
+        for exposure in range(1, 4)
+        for band in range(1, 4)
+        for indicator in watched
+        if indicator in set(indicators["indicator"])
+    ]
+    effects = pd.DataFrame(rows)
+    effects["ci_low"] = effects["value"] - 1.5
+    effects["ci_high"] = effects["value"] + 1.5
+    return effects
 
 
 def draw_seconds(page_path: Path) -> float:

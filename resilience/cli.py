@@ -306,12 +306,11 @@ def _print_status(status: Status) -> None:
     if published is None:
         console.print(f"Published: nothing ({status.published_unavailable})")
         return
-    tables = Table(
-        title=(
-            f"Published: {published.analytics_file} (release {published.release}, "
-            f"modified {published.modified_at:%Y-%m-%d %H:%M:%S} UTC)"
-        )
+    console.print(
+        f"Published: {published.analytics_file} (release {published.release}, "
+        f"modified {published.modified_at:%Y-%m-%d %H:%M:%S} UTC)"
     )
+    tables = Table()
     tables.add_column("table")
     tables.add_column("rows", justify="right")
     for name, rows in published.tables.items():

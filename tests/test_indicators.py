@@ -172,7 +172,7 @@ def test_small_cells_and_the_changes_next_to_them_are_suppressed(warehouse, rost
     add_mini_z(warehouse, "T1", "W1", [1, 2, 3, 4])  # four: hidden
     add_mini_z(warehouse, "T1", "W2", [1, 2, 3, 4, 5])
     add_mini_z(warehouse, "T2", "W1", [1, 1, 2, 2, 3])
-    add_mini_z(warehouse, "T2", "W2", [3, 3, 4, 4])  # four: hidden
+    add_mini_z(warehouse, "T2", "W2", [3, 3, 4, 4, 4])
     build(warehouse, roster)
     found = {
         (team, wave): rest
@@ -186,7 +186,10 @@ def test_small_cells_and_the_changes_next_to_them_are_suppressed(warehouse, rost
     # Shown, but a change against the hidden wave would give the hidden mean away.
     assert found[("T1", "W2")][:3] == [False, 5, 3]
     assert found[("T1", "W2")][5:] == [None, None, None]
-    assert found[("T2", "W2")] == [True, None, None, None, None, None, None, None]
+    # Five, but hidden too: North (nine) minus T2 would give T1's four away.
+    assert found[("T2", "W1")] == [True, None, None, None, None, None, None, None]
+    assert found[("T2", "W2")][:3] == [False, 5, 3.6]
+    assert found[("T2", "W2")][5:] == [None, None, None]
 
 
 def test_shrinkage_pulls_small_teams_most(warehouse, roster) -> None:
@@ -270,7 +273,8 @@ def test_response_rates_need_the_minimum_invited_and_responding(warehouse, roste
             "low_response_rate, suppressed from response_rates where wave = 'W1'",
         )
     }
-    assert found[("team", "T1")] == [10, 5, 0.5, True, False]
+    # Five responded, but North's nine minus them would give T2's four away.
+    assert found[("team", "T1")] == [10, None, None, None, True]
     assert found[("team", "T2")] == [12, None, None, None, True]
     assert found[("team", "T3")] == [9, 9, 1.0, False, False]
     assert found[("team", "T4")] == [4, None, None, None, True]
@@ -318,13 +322,20 @@ def test_a_role_item_adds_a_role_cut_and_small_roles_stay_hidden(
             add_response(con, "T1", "W1", {"miniz_1": code, "role": 3})  # five nurses
         for code in [4, 5, 5, 4]:
             add_response(con, "T2", "W1", {"miniz_1": code, "role": 1})  # four peer workers
+        # One outreach worker: with the four peer workers, the organization minus the nurses
+        # describes five people.
+        add_response(con, "T2", "W1", {"miniz_1": 3, "role": 2})
         build(con, roster)
         found = rows(
             con,
             "select group_id, n, value, suppressed from group_indicators "
             "where group_type = 'role' and indicator = 'miniz_burnout' order by group_id",
         )
-    assert found == [("Nurse", 5, 3.0, False), ("Peer support worker", None, None, True)]
+    assert found == [
+        ("Nurse", 5, 3.0, False),
+        ("Outreach worker", None, None, True),
+        ("Peer support worker", None, None, True),
+    ]
 
 
 def test_a_role_cut_cannot_reuse_a_reporting_level(tmp_path: Path) -> None:

@@ -53,74 +53,103 @@ matrix_instruments as (
     having count(*) >= 2 and count(distinct item_answer_scales.answer_scale) = 1
 ),
 
-matrix_items as (
+matrix_item_orders as (
     -- Items are numbered <instrument>_<n>: their number is the order they are asked in.
     select
         items.item_id,
         items.instrument_id,
         matrix_instruments.item_count,
         row_number() over (
-            partition by items.instrument_id
             order by
+                items.instrument_id,
                 coalesce(try_cast(regexp_extract(items.item_id, '_(\d+)$', 1) as integer), 0),
                 items.item_id
-        ) as position
+        ) as item_order
     from items
     inner join matrix_instruments on matrix_instruments.instrument_id = items.instrument_id
 ),
 
-matrix_answers as (
+matrix_items as (
+    -- Numbered one after another within an instrument, with a gap of one between instruments,
+    -- so that an answer continues a run only from the item just before it in its instrument.
+    select
+        matrix_item_orders.*,
+        matrix_item_orders.item_order
+        + dense_rank() over (order by matrix_item_orders.instrument_id) as sequence
+    from matrix_item_orders
+),
+
+response_answers as (
+    -- One pass over the long answers for what is measured per response. The answer pattern is
+    -- compared as a hash of its (item, answer) pairs, which needs no ordering; only responses
+    -- whose hash is shared are compared in full (see duplicates).
     select
         answers.response_key,
-        matrix_items.instrument_id,
-        matrix_items.item_count,
-        matrix_items.position,
-        answers.answer_code
+        count(*) as items_answered,
+        bit_xor(hash(answers.item_id || '=' || answers.answer_code)) as answer_set_hash,
+        list(
+            struct_pack(sequence := matrix_items.sequence, answer_code := answers.answer_code)
+            order by matrix_items.sequence
+        ) filter (where matrix_items.item_id is not null) as matrix_answers
+    from answers
+    left join matrix_items on matrix_items.item_id = answers.item_id
+    group by answers.response_key
+),
+
+run_starts as (
+    -- A run of identical answers starts at a new instrument, after a skipped item, or where the
+    -- answer changes.
+    select
+        response_answers.*,
+        list_filter(
+            range(1, len(response_answers.matrix_answers) + 1),
+            lambda answer_index: answer_index = 1
+            or response_answers.matrix_answers[answer_index - 1].sequence
+            <> response_answers.matrix_answers[answer_index].sequence - 1
+            or response_answers.matrix_answers[answer_index - 1].answer_code
+            <> response_answers.matrix_answers[answer_index].answer_code
+        ) as run_starts
+    from response_answers
+),
+
+longest_runs as (
+    -- Each run lasts until the next one starts (past the last start, the index is null).
+    select
+        run_starts.response_key,
+        run_starts.items_answered,
+        run_starts.answer_set_hash,
+        list_max(
+            list_transform(
+                range(1, len(run_starts.run_starts) + 1),
+                lambda run_index: coalesce(
+                    run_starts.run_starts[run_index + 1], len(run_starts.matrix_answers) + 1
+                )
+                - run_starts.run_starts[run_index]
+            )
+        ) as longest_identical_run
+    from run_starts
+),
+
+straight_lined_instruments as (
+    -- One answer to every item of the instrument.
+    select
+        answers.response_key,
+        matrix_items.instrument_id
     from answers
     inner join matrix_items on matrix_items.item_id = answers.item_id
+    where matrix_items.item_count >= getvariable('straight_line_min_items')
+    group by answers.response_key, matrix_items.instrument_id, matrix_items.item_count
+    having
+        count(*) = matrix_items.item_count
+        and min(answers.answer_code) = max(answers.answer_code)
 ),
 
-runs as (
-    -- Along a run of one answer at consecutive positions, position minus the answer's rank within
-    -- the response's instrument stays the same; a change of answer or a skipped item changes it.
+straight_lined as (
     select
-        matrix_answers.response_key,
-        matrix_answers.instrument_id,
-        matrix_answers.item_count,
-        matrix_answers.answer_code,
-        matrix_answers.position - row_number() over (
-            partition by
-                matrix_answers.response_key,
-                matrix_answers.instrument_id,
-                matrix_answers.answer_code
-            order by matrix_answers.position
-        ) as run_start
-    from matrix_answers
-),
-
-run_lengths as (
-    select
-        runs.response_key,
-        runs.instrument_id,
-        runs.item_count,
-        count(*) as run_length
-    from runs
-    group by runs.response_key, runs.instrument_id, runs.item_count, runs.answer_code, runs.run_start
-),
-
-straight_runs as (
-    select
-        run_lengths.response_key,
-        max(run_lengths.run_length) as longest_identical_run,
-        list_sort(
-            list(distinct run_lengths.instrument_id) filter (
-                where
-                    run_lengths.run_length = run_lengths.item_count
-                    and run_lengths.item_count >= getvariable('straight_line_min_items')
-            )
-        ) as straight_lined_instruments
-    from run_lengths
-    group by run_lengths.response_key
+        straight_lined_instruments.response_key,
+        list_sort(list(straight_lined_instruments.instrument_id)) as straight_lined_instruments
+    from straight_lined_instruments
+    group by straight_lined_instruments.response_key
 ),
 
 reversed_scales as (
@@ -168,37 +197,52 @@ inconsistent as (
     group by inconsistent_scales.response_key
 ),
 
-answer_patterns as (
-    select
-        answers.response_key,
-        count(*) as items_answered,
-        string_agg(answers.item_id || '=' || answers.answer_code, ',' order by answers.item_id)
-            as answer_pattern
-    from answers
-    group by answers.response_key
-),
-
 paced as (
     select
         responses.response_key,
         responses.team as team_id,
         responses.wave,
-        coalesce(answer_patterns.items_answered, 0) as items_answered,
-        answer_patterns.answer_pattern,
-        responses.duration_seconds / nullif(answer_patterns.items_answered, 0)
-            as seconds_per_item
+        coalesce(longest_runs.items_answered, 0) as items_answered,
+        longest_runs.answer_set_hash,
+        responses.duration_seconds / nullif(longest_runs.items_answered, 0) as seconds_per_item,
+        coalesce(longest_runs.longest_identical_run, 0) as longest_identical_run,
+        coalesce(straight_lined.straight_lined_instruments, []) as straight_lined_instruments
     from responses
-    left join answer_patterns on answer_patterns.response_key = responses.response_key
+    left join longest_runs on longest_runs.response_key = responses.response_key
+    left join straight_lined on straight_lined.response_key = responses.response_key
+),
+
+duplicate_candidates as (
+    -- The same answers give the same hash, so only responses that share a hash within their team
+    -- and wave can be duplicates; their patterns are then compared in full, in item order.
+    select paced.*
+    from paced
+    where paced.items_answered >= getvariable('duplicate_min_answers')
+    qualify count(*) over (partition by paced.team_id, paced.wave, paced.answer_set_hash) > 1
+),
+
+candidate_patterns as (
+    select
+        answers.response_key,
+        string_agg(answers.item_id || '=' || answers.answer_code, ',' order by answers.item_id)
+            as answer_pattern
+    from answers
+    semi join duplicate_candidates on duplicate_candidates.response_key = answers.response_key
+    group by answers.response_key
 ),
 
 duplicates as (
     select
-        paced.response_key,
+        duplicate_candidates.response_key,
         count(*) over (
-            partition by paced.team_id, paced.wave, paced.answer_pattern
+            partition by
+                duplicate_candidates.team_id,
+                duplicate_candidates.wave,
+                candidate_patterns.answer_pattern
         ) - 1 as same_answers_in_team_wave
-    from paced
-    where paced.items_answered >= getvariable('duplicate_min_answers')
+    from duplicate_candidates
+    inner join candidate_patterns
+        on candidate_patterns.response_key = duplicate_candidates.response_key
 ),
 
 measured as (
@@ -208,12 +252,11 @@ measured as (
         paced.wave,
         paced.items_answered,
         paced.seconds_per_item,
-        coalesce(straight_runs.longest_identical_run, 0) as longest_identical_run,
-        coalesce(straight_runs.straight_lined_instruments, []) as straight_lined_instruments,
+        paced.longest_identical_run,
+        paced.straight_lined_instruments,
         coalesce(inconsistent.inconsistent_scales, []) as inconsistent_scales,
         coalesce(duplicates.same_answers_in_team_wave, 0) as same_answers_in_team_wave
     from paced
-    left join straight_runs on straight_runs.response_key = paced.response_key
     left join inconsistent on inconsistent.response_key = paced.response_key
     left join duplicates on duplicates.response_key = paced.response_key
 ),

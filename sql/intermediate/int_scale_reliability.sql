@@ -51,24 +51,36 @@ totals as (
     group by complete_cases.wave, complete_cases.indicator
 ),
 
+scale_answers as (
+    select
+        answers.response_key,
+        scale_items.indicator,
+        scale_items.item_id,
+        scale_items.score_weight,
+        answers.answer_value
+    from answers
+    inner join scale_items on scale_items.item_id = answers.item_id
+),
+
 item_sums as (
+    -- The answers are matched to the complete cases by (response, scale), one row per case, rather
+    -- than the cases expanded to one row per item first.
     select
         complete_cases.wave,
         complete_cases.indicator,
-        scale_items.item_id,
-        any_value(scale_items.score_weight) as score_weight,
+        scale_answers.item_id,
+        any_value(scale_answers.score_weight) as score_weight,
         count(*) as n,
-        sum(cast(answers.answer_value as decimal(38, 6))) as value_sum,
+        sum(cast(scale_answers.answer_value as decimal(38, 6))) as value_sum,
         sum(
-            cast(answers.answer_value as decimal(38, 6))
-            * cast(answers.answer_value as decimal(38, 6))
+            cast(scale_answers.answer_value as decimal(38, 6))
+            * cast(scale_answers.answer_value as decimal(38, 6))
         ) as value_square_sum
-    from complete_cases
-    inner join scale_items on scale_items.indicator = complete_cases.indicator
-    inner join answers
-        on answers.response_key = complete_cases.response_key
-        and answers.item_id = scale_items.item_id
-    group by complete_cases.wave, complete_cases.indicator, scale_items.item_id
+    from scale_answers
+    inner join complete_cases
+        on complete_cases.response_key = scale_answers.response_key
+        and complete_cases.indicator = scale_answers.indicator
+    group by complete_cases.wave, complete_cases.indicator, scale_answers.item_id
 ),
 
 item_variances as (
