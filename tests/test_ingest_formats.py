@@ -734,7 +734,7 @@ def test_the_redcap_dictionary_can_be_named_in_the_mapping(
         f'dictionary = "{REAL_EXPORTS / "redcap_survey_dictionary.csv"}"\n',
     )
     planned = plan_export(export, mappings, registry)
-    assert planned.dictionary == REAL_EXPORTS / "redcap_survey_dictionary.csv"
+    assert planned.dictionary == (REAL_EXPORTS / "redcap_survey_dictionary.csv").resolve()
     reasons = {c.column_id: c.reason for c in planned.columns}
     assert reasons["first_name"] == "identifier in the REDCap data dictionary"
     assert reasons["withdraw_date"] == "free-text field in the REDCap data dictionary"
