@@ -24,9 +24,12 @@ SHARED_DIR = PROJECT_ROOT.parent / "shared"
 REAL_EXPORTS = SHARED_DIR / "fixtures" / "real-exports"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    """Debian's Chromium, headless, driven by Playwright (no browser download).
+
+    One per test module: Playwright's sync API keeps an event loop running in the main thread
+    while it is open, which would turn Prefect's and asyncio's calls in later modules async."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
