@@ -1,6 +1,9 @@
 """The SQL in `sql/`: plain model files run in layer order, and a few templates rendered per file.
 
 Models are plain `select` statements; the runner wraps each in `create or replace table <name> as`.
+A model with a start model beside it (`<name>__start`) is built to a fixed point: its table starts
+as the start model's rows, and its select, which reads its own table, runs again on its result, with
+`getvariable('fixed_point_pass')` set to 1, 2, ..., until the result stops changing.
 Parameters reach the SQL as DuckDB variables (`getvariable('min_group_size')`), so model files stay
 static. Templates (`*.sql.j2`) exist only where the column list comes from an export's header or
 from the instrument definitions.
@@ -18,6 +21,9 @@ import jinja2
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MODEL_LAYERS = ("staging", "intermediate", "marts")
+FIXED_POINT_START_SUFFIX = "__start"
+# A fixed-point model that has not settled after this many passes has a rule that never settles.
+MAX_FIXED_POINT_PASSES = 100
 
 
 def quote_identifier(name: str) -> str:
@@ -71,7 +77,8 @@ def model_description(path: Path) -> str:
 
 
 def models_in_build_order(layers: tuple[str, ...] = MODEL_LAYERS) -> list[Path]:
-    """Every model of `layers`, each after the models its SQL names."""
+    """Every model of `layers`, each after the models its SQL names (a fixed-point model also
+    after its start model)."""
     paths = {path.stem: path for layer in layers for path in model_paths(layer)}
     graph = {}
     for name, path in paths.items():
@@ -81,14 +88,44 @@ def models_in_build_order(layers: tuple[str, ...] = MODEL_LAYERS) -> list[Path]:
             for other in paths
             if other != name and re.search(rf"\b{re.escape(other)}\b", text)
         }
+        if name + FIXED_POINT_START_SUFFIX in paths:
+            graph[name].add(name + FIXED_POINT_START_SUFFIX)
     return [paths[name] for name in TopologicalSorter(graph).static_order()]
+
+
+def _rows_digest(con: duckdb.DuckDBPyConnection, table: str) -> tuple:
+    return con.execute(
+        f"select count(*), sum(hash(t)) from {quote_identifier(table)} as t"
+    ).fetchall()[0]
+
+
+def build_to_fixed_point(con: duckdb.DuckDBPyConnection, name: str, select: str) -> int:
+    """Materialize the fixed-point model `name`; return how many passes it took to settle."""
+    table, start = quote_identifier(name), quote_identifier(name + FIXED_POINT_START_SUFFIX)
+    following = quote_identifier(name + "__next")
+    con.execute(f"create or replace table {table} as select * from {start}")
+    digest = _rows_digest(con, name)
+    for fixed_point_pass in range(1, MAX_FIXED_POINT_PASSES + 1):
+        set_variables(con, {"fixed_point_pass": fixed_point_pass})
+        con.execute(f"create or replace table {following} as {select}")
+        con.execute(f"drop table {table}")
+        con.execute(f"alter table {following} rename to {table}")
+        digest, previous = _rows_digest(con, name), digest
+        if digest == previous:
+            return fixed_point_pass
+    raise RuntimeError(f"{name} did not settle in {MAX_FIXED_POINT_PASSES} passes")
 
 
 def run_models(con: duckdb.DuckDBPyConnection, layers: tuple[str, ...] = MODEL_LAYERS) -> list[str]:
     """Materialize every model of `layers` as a table, dependencies first."""
     built = []
-    for path in models_in_build_order(layers):
+    ordered = models_in_build_order(layers)
+    names = {path.stem for path in ordered}
+    for path in ordered:
         select = path.read_text(encoding="utf-8")
-        con.execute(f"create or replace table {quote_identifier(path.stem)} as {select}")
+        if path.stem + FIXED_POINT_START_SUFFIX in names:
+            build_to_fixed_point(con, path.stem, select)
+        else:
+            con.execute(f"create or replace table {quote_identifier(path.stem)} as {select}")
         built.append(path.stem)
     return built

@@ -1,0 +1,67 @@
+"""The model runner: build order, and models built to a fixed point."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from resilience.sqlfiles import (
+    MAX_FIXED_POINT_PASSES,
+    build_to_fixed_point,
+    models_in_build_order,
+)
+
+REACHABLE = """
+select reach.node from reach
+union
+select edges.target from reach inner join edges on edges.source = reach.node
+"""
+
+
+def test_fixed_point_model_runs_on_its_own_result_until_it_stops_changing() -> None:
+    with duckdb.connect() as con:
+        con.execute(
+            "create table edges as select * from "
+            "(values ('a', 'b'), ('b', 'c'), ('c', 'd'), ('x', 'y')) as e(source, target)"
+        )
+        con.execute("create table reach__start as select 'a' as node")
+
+        passes = build_to_fixed_point(con, "reach", REACHABLE)
+
+        # b, c and d are reached in passes 1-3; pass 4 adds nothing.
+        assert passes == 4
+        assert sorted(row[0] for row in con.execute("select node from reach").fetchall()) == [
+            "a",
+            "b",
+            "c",
+            "d",
+        ]
+        tables = {
+            row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()
+        }
+        assert tables == {"edges", "reach__start", "reach"}
+
+
+def test_fixed_point_pass_number_reaches_the_model() -> None:
+    with duckdb.connect() as con:
+        con.execute("create table grow__start as select 0 as n")
+        select = "select least(getvariable('fixed_point_pass'), 3) as n"
+        assert build_to_fixed_point(con, "grow", select) == 4
+        assert con.execute("select n from grow").fetchall() == [(3,)]
+
+
+def test_a_model_that_never_settles_fails_naming_itself() -> None:
+    with duckdb.connect() as con:
+        con.execute("create table counter__start as select 0 as n")
+        with pytest.raises(
+            RuntimeError, match=f"counter did not settle in {MAX_FIXED_POINT_PASSES}"
+        ):
+            build_to_fixed_point(con, "counter", "select n + 1 as n from counter")
+
+
+def test_fixed_point_model_is_built_after_its_start_and_before_its_readers() -> None:
+    order = [path.stem for path in models_in_build_order()]
+    hidden = order.index("int_suppression__hidden")
+    assert order.index("int_suppression__hidden__start") < hidden
+    assert order.index("int_suppression__containment") < hidden
+    assert hidden < order.index("int_indicators__suppressed")
