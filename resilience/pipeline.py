@@ -62,12 +62,15 @@ from resilience.warehouse import (
     current_release,
     ensure_schema,
     load_seeds,
+    models_built_from,
     open_warehouse,
     prune_releases,
     publish_release,
+    record_models_built_from,
     run_load,
     run_transform,
     tables_fingerprint,
+    transform_inputs_fingerprint,
 )
 
 # The code that turns marts into a release: a change here (an upgrade) rebuilds the release.
@@ -438,15 +441,25 @@ def validate_file(
 
 
 def transform(settings: Settings, registry: Registry) -> list[str]:
-    """Score every response and rebuild the indicator marts."""
+    """Score every response and rebuild the indicator marts; return the models built. When the
+    marts in the warehouse were built and checked from exactly these inputs (no new responses, same
+    definitions, action log, roster, settings and SQL), nothing is rebuilt and none are returned."""
     registry.require_indicators(settings.indicators.compassion_fatigue)
+    variables = {
+        **settings.indicator_variables(),
+        **settings.quality_variables(),
+        "min_group_size": settings.privacy.min_group_size,
+    }
     with open_warehouse(settings.warehouse_path) as con:
         load_seeds(con, registry, settings.paths.actions)
-        set_variables(con, settings.indicator_variables())
-        set_variables(con, settings.quality_variables())
+        inputs = transform_inputs_fingerprint(con, settings.paths.roster, variables)
+        if models_built_from(con) == inputs:
+            return []
+        set_variables(con, variables)
         built = run_transform(con, settings.paths.roster, settings.privacy.min_group_size)
         # A mart that breaks its rules fails the run here, before anything is published.
         check_marts(con, settings.privacy.min_group_size)
+        record_models_built_from(con, inputs)
         return built
 
 

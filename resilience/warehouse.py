@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from resilience.settings import Settings
 from resilience.sqlfiles import (
     model_description,
     model_paths,
+    models_in_build_order,
     published_model_names,
     quote_identifier,
     quote_literal,
@@ -140,13 +142,50 @@ def run_load(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         raise
 
 
+def transform_inputs_fingerprint(
+    con: duckdb.DuckDBPyConnection, roster_path: Path, variables: Mapping[str, object]
+) -> str:
+    """What the models are built from: raw responses, seed tables (load them first), the roster
+    file, the variables the SQL reads, and the model SQL itself."""
+    digest = hashlib.sha256()
+    seeds = [
+        row[0]
+        for row in con.execute(
+            "select table_name from duckdb_tables() "
+            "where starts_with(table_name, 'seed_') order by table_name"
+        ).fetchall()
+    ]
+    digest.update(tables_fingerprint(con, ["raw_responses", *seeds]).encode())
+    digest.update(roster_path.read_bytes())
+    digest.update(json.dumps(dict(variables), sort_keys=True, default=str).encode())
+    for path in models_in_build_order():
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def models_built_from(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The inputs fingerprint of the whole, checked models in the warehouse, if any."""
+    recorded = con.execute("select inputs_fingerprint from transform_state").fetchall()
+    return recorded[0][0] if len(recorded) == 1 else None
+
+
+def record_models_built_from(con: duckdb.DuckDBPyConnection, inputs_fingerprint: str) -> None:
+    con.execute(
+        "insert into transform_state values (?, current_timestamp::timestamp)",
+        [inputs_fingerprint],
+    )
+
+
 def run_transform(
     con: duckdb.DuckDBPyConnection, roster_path: Path, min_group_size: int
 ) -> list[str]:
-    """Rebuild staging, intermediate and mart models from the raw tables."""
+    """Rebuild staging, intermediate and mart models from the raw tables, in one transaction that
+    also forgets what the models were built from (recorded again once they pass their checks)."""
     set_variables(con, {"roster_path": str(roster_path), "min_group_size": min_group_size})
     con.execute("begin transaction")
     try:
+        con.execute("delete from transform_state")
         built = run_models(con)
         con.execute("commit")
     except BaseException:

@@ -176,3 +176,38 @@ def test_no_identifying_value_reaches_the_output_folder(
     # The search does find them where they are: in the exports themselves.
     assert len(leaked_values(project_settings.paths.exports, distinctive, names)) > 1000
     assert leaked_values(project_settings.paths.out, distinctive, names) == []
+
+
+def warehouse_rows(settings: Settings, query: str) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def test_transform_rebuilds_only_when_what_the_models_read_changes(
+    first_run: pipeline.RunReport, project_settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    suppressed = "select count(*) filter (where suppressed) from team_indicators"
+    suppressed_at_5 = warehouse_rows(project_settings, suppressed)[0][0]
+    assert pipeline.transform(project_settings, registry) == []
+
+    # The roster is read by content: the same bytes elsewhere change nothing, one headcount does.
+    roster = project_settings.paths.roster.read_text(encoding="utf-8")
+    same_roster = tmp_path / "same.csv"
+    same_roster.write_text(roster, encoding="utf-8")
+    moved = project_settings.model_copy(
+        update={"paths": project_settings.paths.model_copy(update={"roster": same_roster})}
+    )
+    assert pipeline.transform(moved, registry) == []
+    same_roster.write_text(roster.replace(",37\n", ",38\n", 1), encoding="utf-8")
+    assert "response_rates" in pipeline.transform(moved, registry)
+    assert "response_rates" in pipeline.transform(project_settings, registry)
+
+    stricter = project_settings.model_copy(
+        update={"privacy": project_settings.privacy.model_copy(update={"min_group_size": 9})}
+    )
+    assert "team_indicators" in pipeline.transform(stricter, registry)
+    assert warehouse_rows(stricter, suppressed)[0][0] > suppressed_at_5
+    assert pipeline.transform(stricter, registry) == []
+
+    assert "team_indicators" in pipeline.transform(project_settings, registry)
+    assert warehouse_rows(project_settings, suppressed)[0][0] == suppressed_at_5
