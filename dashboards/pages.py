@@ -11,8 +11,11 @@ the organization's totals, so it cannot show another team's name or numbers.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +51,9 @@ document.getElementById('{plot_id}').on('plotly_click', function (event) {
   if (page) { window.location.href = page; }
 });
 """
+# Below this many team pages, starting worker processes (each imports plotly) costs more than the
+# pages take to write one after another.
+PARALLEL_TEAM_PAGES_FROM = 40
 SAFE_FILE_STEM = re.compile(r"[A-Za-z0-9_-]{1,64}")
 WARNING_RULE_NAMES = {
     "worsened": "worsened beyond chance since the previous wave",
@@ -82,10 +88,12 @@ def write_dashboards(
     run: RunFacts,
     min_group_size: int,
     linked_pages: Sequence[PageLink] = (),
+    workers: int | None = None,
 ) -> list[Path]:
     """Write index.html, leadership.html, teams/<team>.html for every team with a shown score in
     the latest wave, and the shared plotly.min.js into `out_dir`. `linked_pages` are other pages
-    in `out_dir` (such as the validation report) for the index to link.
+    in `out_dir` (such as the validation report) for the index to link. Team pages are written by
+    `workers` processes (default: one per usable CPU core) when there are many of them.
 
     Returns the paths written: index, leadership, the team pages, then the plotly.js bundle.
     """
@@ -102,13 +110,72 @@ def write_dashboards(
             _leadership_html(environment, tables, run, min_group_size, team_pages),
         ),
     ]
-    for team_id, page in team_pages.items():
-        # The team's page never sees the whole tables: only what `for_team` lets through.
-        team_html = _team_html(environment, tables.for_team(team_id), team_id, run, min_group_size)
-        written.append(_write(out_dir / page, team_html))
+    written += _write_team_pages(out_dir, tables, run, min_group_size, team_pages, workers)
     # Always rewrite the bundle: a copy left by an older plotly may not draw this plotly's JSON.
     written.append(_write(out_dir / PLOTLY_BUNDLE, get_plotlyjs()))
     return written
+
+
+def _write_team_pages(
+    out_dir: Path,
+    tables: PublishedTables,
+    run: RunFacts,
+    min_group_size: int,
+    team_pages: dict[str, str],
+    workers: int | None,
+) -> list[Path]:
+    workers = workers or len(os.sched_getaffinity(0))
+    if workers < 2 or len(team_pages) < PARALLEL_TEAM_PAGES_FROM:
+        writer = TeamPageWriter(out_dir, tables, run, min_group_size)
+        return [writer.write(team) for team in team_pages.items()]
+    # Spawned, not forked: the calling process may run threads (Prefect's) that a fork would copy
+    # mid-flight.
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_team_page_worker,
+        initargs=(out_dir, tables, run, min_group_size),
+    ) as pool:
+        return list(pool.map(_write_in_worker, team_pages.items(), chunksize=8))
+
+
+@dataclass
+class TeamPageWriter:
+    """Writes team pages (teams/<team id>.html) of one dashboard folder."""
+
+    out_dir: Path
+    tables: PublishedTables
+    run: RunFacts
+    min_group_size: int
+
+    def __post_init__(self) -> None:
+        self.environment = _environment()
+
+    def write(self, team: tuple[str, str]) -> Path:
+        """Write the page of `team` (its id and its page path) and return the file."""
+        team_id, page = team
+        # The team's page never sees the whole tables: only what `for_team` lets through.
+        team_html = _team_html(
+            self.environment, self.tables.for_team(team_id), team_id, self.run, self.min_group_size
+        )
+        return _write(self.out_dir / page, team_html)
+
+
+# A worker process's writer, made once by the pool's initializer.
+_worker_writer: TeamPageWriter | None = None
+
+
+def _start_team_page_worker(
+    out_dir: Path, tables: PublishedTables, run: RunFacts, min_group_size: int
+) -> None:
+    global _worker_writer
+    _worker_writer = TeamPageWriter(out_dir, tables, run, min_group_size)
+
+
+def _write_in_worker(team: tuple[str, str]) -> Path:
+    if _worker_writer is None:
+        raise RuntimeError("team page worker used before it was started")
+    return _worker_writer.write(team)
 
 
 def _write(path: Path, content: str) -> Path:

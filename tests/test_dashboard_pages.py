@@ -396,3 +396,18 @@ def test_read_published_tables_names_a_missing_required_table(tmp_path):
 
     with pytest.raises(ValueError, match="lacks the published tables indicator_definitions"):
         read_published_tables(path)
+
+
+def test_team_pages_written_by_worker_processes_equal_those_written_in_process(
+    tmp_path, monkeypatch
+):
+    tables, run = make_published_tables(), make_run_facts()
+    in_process = write_dashboards(tmp_path / "one", tables, run, MIN_GROUP_SIZE, workers=1)
+    monkeypatch.setattr("dashboards.pages.PARALLEL_TEAM_PAGES_FROM", 2)
+    in_workers = write_dashboards(tmp_path / "two", tables, run, MIN_GROUP_SIZE, workers=2)
+
+    assert [path.relative_to(tmp_path / "two") for path in in_workers] == [
+        path.relative_to(tmp_path / "one") for path in in_process
+    ]
+    for written_here, written_there in zip(in_process, in_workers, strict=True):
+        assert written_there.read_bytes() == written_here.read_bytes()
