@@ -33,12 +33,13 @@ FLOOR_SQL = Path(__file__).with_name("floor.sql")
 FLOOR_STAGE_OF = {"ingest": "read", "transform": "score+group"}
 
 
-def write_config(work: Path) -> Path:
+def write_config(work: Path, memory_limit: str | None = None) -> Path:
     config = work / "resilience.toml"
     config.write_text(
         '[paths]\nexports = "inputs/exports"\nroster = "inputs/roster.csv"\n'
         'mappings = "inputs/mappings"\nout = "build"\nstate = "state"\n'
-        '[privacy]\nsalt = "benchmark-salt"\n',
+        '[privacy]\nsalt = "benchmark-salt"\n'
+        + (f'[warehouse]\nmemory_limit = "{memory_limit}"\n' if memory_limit else ""),
         encoding="utf-8",
     )
     return config
@@ -137,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teams", type=int, default=500)
     parser.add_argument("--waves", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--memory-limit",
+        help="the warehouse's DuckDB memory limit (warehouse.memory_limit), such as 1.5GB",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     arguments = parser.parse_args(argv)
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 waves=arguments.waves,
                 seed=arguments.seed,
             )
-        settings = load_settings(write_config(work))
+        settings = load_settings(write_config(work, arguments.memory_limit))
         newest_export = sorted(settings.paths.exports.glob("*.csv"))[-1]
         tonight = hold_back_newest_rows(newest_export, share=0.01)
 
@@ -172,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             "responses": arguments.responses,
             "teams": arguments.teams,
             "waves": arguments.waves,
+            "memory_limit": arguments.memory_limit,
             "generate_seconds": generation.seconds,
             "stages": [
                 {
@@ -212,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 def print_table(results: dict) -> None:
     print(
         f"\n{results['responses']:,} responses, {results['teams']} teams, {results['waves']} waves"
+        + (f", DuckDB memory limit {limit}" if (limit := results["memory_limit"]) else "")
     )
     print(f"{'stage':<34}{'seconds':>9}{'peak RSS MiB':>14}{'x floor':>9}")
     for stage in results["stages"]:

@@ -16,7 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +76,10 @@ from resilience.warehouse import (
 # The code that turns marts into a release: a change here (an upgrade) rebuilds the release.
 RELEASE_SOURCES = (SQL_DIR, PROJECT_ROOT / "resilience", PROJECT_ROOT / "dashboards")
 RELEASE_SOURCE_SUFFIXES = (".py", ".sql", ".j2", ".css", ".js", ".toml")
+
+
+def _open_warehouse(settings: Settings) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    return open_warehouse(settings.warehouse_path, settings.warehouse.duckdb_config())
 
 
 class ValidationError(RuntimeError):
@@ -156,7 +160,7 @@ def recorded_run(settings: Settings, registry: Registry) -> Iterator[RunReport]:
     """
     report = new_run()
     with hold_run_lock(settings.run_lock_path, report.run_id):
-        with open_warehouse(settings.warehouse_path) as con:
+        with _open_warehouse(settings) as con:
             ensure_schema(con, registry)
             con.execute(
                 read_sql("runs/start_run.sql"),
@@ -166,7 +170,7 @@ def recorded_run(settings: Settings, registry: Registry) -> Iterator[RunReport]:
             yield report
         except BaseException as error:
             try:
-                with open_warehouse(settings.warehouse_path) as con:
+                with _open_warehouse(settings) as con:
                     con.execute(
                         read_sql("runs/record_failure.sql"),
                         {**_run_counts(report), "message": one_line(error)},
@@ -223,7 +227,7 @@ def ingest_exports(
     and the file list start empty. `progress` draws a progress bar on standard error."""
     readable, growing = _readable_exports(settings)
     mappings = load_mappings(settings.paths.mappings)
-    with open_warehouse(settings.warehouse_path) as con:
+    with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
         con.execute("delete from ingest_batch")
         con.execute("delete from batch_row_failures")
@@ -304,7 +308,7 @@ def _ingest_file(
 def validate(settings: Settings, report: RunReport, registry: Registry) -> RunReport:
     """Run the batch checkpoint: failing rows go to `batch_row_failures`, and a file with too many
     of them is held back whole."""
-    with open_warehouse(settings.warehouse_path) as con:
+    with _open_warehouse(settings) as con:
         return check_batch(con, report, registry, settings.paths.roster, settings.quality)
 
 
@@ -376,7 +380,7 @@ def check_batch(
 
 def load(settings: Settings, report: RunReport) -> RunReport:
     """Move the valid new rows into the warehouse and record every file, in one transaction."""
-    with open_warehouse(settings.warehouse_path) as con:
+    with _open_warehouse(settings) as con:
         return load_batch(con, report)
 
 
@@ -450,7 +454,7 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
         **settings.quality_variables(),
         "min_group_size": settings.privacy.min_group_size,
     }
-    with open_warehouse(settings.warehouse_path) as con:
+    with _open_warehouse(settings) as con:
         load_seeds(con, registry, settings.paths.actions)
         inputs = transform_inputs_fingerprint(con, settings.paths.roster, variables)
         if models_built_from(con) == inputs:
@@ -471,7 +475,8 @@ def publication_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) 
     digest.update(tables_fingerprint(con, sources).encode())
     # The validation report is part of the release: a newly held-back file changes it.
     digest.update(read_validation_state(con).fingerprint().encode())
-    digest.update(settings.model_dump_json().encode())
+    # How much memory DuckDB may use changes nothing that is published.
+    digest.update(settings.model_dump_json(exclude={"warehouse"}).encode())
     for folder in RELEASE_SOURCES:
         for path in sorted(folder.rglob("*")):
             if path.suffix in RELEASE_SOURCE_SUFFIXES and path.is_file():
@@ -500,7 +505,7 @@ def render(settings: Settings, report: RunReport) -> RunReport:
     """Build this run's release beside the published one: the analytics file, and the dashboards
     from it. When the published release was built from the same marts, code and settings, it is
     kept and nothing is rendered."""
-    with open_warehouse(settings.warehouse_path) as con:
+    with _open_warehouse(settings) as con:
         report.publication_fingerprint = publication_fingerprint(con, settings)
         kept = _kept_release(con, settings, report.publication_fingerprint)
         report.release, report.release_unchanged = kept or report.run_id, kept is not None
@@ -571,7 +576,7 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
         notes.append("nothing changed: the published release was kept")
     if waiting := report.with_status("waiting"):
         notes.append(f"{len(waiting)} export(s) still being written, left for the next run")
-    with open_warehouse(settings.warehouse_path) as con:
+    with _open_warehouse(settings) as con:
         con.execute(
             read_sql("runs/record_run.sql"),
             {

@@ -91,6 +91,15 @@ class EarlyWarningSettings(BaseModel):
     far_worse_than_organization_sd: float = Field(default=0.5, gt=0)
 
 
+class WarehouseSettings(BaseModel):
+    # How much memory DuckDB may use before it spills to disk beside the warehouse, such as
+    # "1.5GB"; unset, DuckDB's own default (80% of the machine's memory).
+    memory_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
+
+    def duckdb_config(self) -> dict[str, str]:
+        return {"memory_limit": self.memory_limit} if self.memory_limit else {}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RESILIENCE_", env_nested_delimiter="__")
 
@@ -100,6 +109,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()
     indicators: IndicatorSettings = IndicatorSettings()
     early_warnings: EarlyWarningSettings = EarlyWarningSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
 
     @field_validator("paths")
     @classmethod

@@ -42,9 +42,13 @@ EXPOSURE_BAND_TYPES = {
 
 
 @contextmanager
-def open_warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_warehouse(
+    path: Path, config: Mapping[str, str] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to the warehouse at `path`, with DuckDB `config` (such as
+    memory_limit)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config=dict(config or {}))
     try:
         yield con
     finally:

@@ -393,3 +393,17 @@ def test_schedule_needs_a_prefect_server_and_says_so_in_one_line(tmp_path: Path)
         .splitlines()[-1]
         .startswith("resilience schedule: failed: no Prefect server")
     )
+
+
+def test_the_warehouse_memory_limit_reaches_duckdb(
+    project_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RESILIENCE_WAREHOUSE__MEMORY_LIMIT", "300MB")
+    limited = load_settings(project_settings.paths.exports.parent.parent / "resilience.toml")
+    assert limited.warehouse.memory_limit == "300MB"
+    with open_warehouse(limited.warehouse_path, limited.warehouse.duckdb_config()) as con:
+        [(limit,)] = con.execute("select current_setting('memory_limit')").fetchall()
+    assert limit.replace(" ", "") == "286.1MiB"  # 300 MB, as DuckDB prints it
+
+    with pytest.raises(pydantic.ValidationError, match="memory_limit"):
+        Settings(warehouse={"memory_limit": "a lot"})

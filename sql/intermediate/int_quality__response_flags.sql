@@ -19,7 +19,9 @@ with responses as (
     select * from raw_responses
 ),
 
-answers as (
+-- Not materialized: it is read four times, and a materialized copy of every answer cost gigabytes
+-- at a million responses.
+answers as not materialized (
     select * from stg_survey__answers
 ),
 
@@ -80,17 +82,19 @@ matrix_items as (
 ),
 
 response_answers as (
-    -- One pass over the long answers for what is measured per response. The answer pattern is
+    -- One pass over the long answers for what is measured per response (the matrix answers sorted
+    -- after collecting them: an ordered list aggregate held far more memory). The answer pattern is
     -- compared as a hash of its (item, answer) pairs, which needs no ordering; only responses
     -- whose hash is shared are compared in full (see duplicates).
     select
         answers.response_key,
         count(*) as items_answered,
         bit_xor(hash(answers.item_id || '=' || answers.answer_code)) as answer_set_hash,
-        list(
-            struct_pack(sequence := matrix_items.sequence, answer_code := answers.answer_code)
-            order by matrix_items.sequence
-        ) filter (where matrix_items.item_id is not null) as matrix_answers
+        list_sort(
+            list(
+                struct_pack(sequence := matrix_items.sequence, answer_code := answers.answer_code)
+            ) filter (where matrix_items.item_id is not null)
+        ) as matrix_answers
     from answers
     left join matrix_items on matrix_items.item_id = answers.item_id
     group by answers.response_key
