@@ -93,10 +93,13 @@ def models_in_build_order(layers: tuple[str, ...] = MODEL_LAYERS) -> list[Path]:
     return [paths[name] for name in TopologicalSorter(graph).static_order()]
 
 
-def _rows_digest(con: duckdb.DuckDBPyConnection, table: str) -> tuple:
-    return con.execute(
+def rows_digest(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int | None]:
+    """The table's row count and the sum of its row hashes: equal in any row order, and different
+    (but for hash collisions) when any row differs."""
+    [(rows, row_hashes)] = con.execute(
         f"select count(*), sum(hash(t)) from {quote_identifier(table)} as t"
-    ).fetchall()[0]
+    ).fetchall()
+    return rows, row_hashes
 
 
 def build_to_fixed_point(con: duckdb.DuckDBPyConnection, name: str, select: str) -> int:
@@ -104,13 +107,13 @@ def build_to_fixed_point(con: duckdb.DuckDBPyConnection, name: str, select: str)
     table, start = quote_identifier(name), quote_identifier(name + FIXED_POINT_START_SUFFIX)
     following = quote_identifier(name + "__next")
     con.execute(f"create or replace table {table} as select * from {start}")
-    digest = _rows_digest(con, name)
+    digest = rows_digest(con, name)
     for fixed_point_pass in range(1, MAX_FIXED_POINT_PASSES + 1):
         set_variables(con, {"fixed_point_pass": fixed_point_pass})
         con.execute(f"create or replace table {following} as {select}")
         con.execute(f"drop table {table}")
         con.execute(f"alter table {following} rename to {table}")
-        digest, previous = _rows_digest(con, name), digest
+        digest, previous = rows_digest(con, name), digest
         if digest == previous:
             return fixed_point_pass
     raise RuntimeError(f"{name} did not settle in {MAX_FIXED_POINT_PASSES} passes")

@@ -25,6 +25,7 @@ from resilience.sqlfiles import (
     quote_identifier,
     quote_literal,
     read_sql,
+    rows_digest,
     run_models,
     set_variables,
 )
@@ -231,9 +232,7 @@ def tables_fingerprint(con: duckdb.DuckDBPyConnection, names: list[str]) -> str:
     """A digest of the rows of the named tables, in any order: equal digests, equal tables."""
     digest = hashlib.sha256()
     for name in names:
-        [(rows, row_hashes)] = con.execute(
-            f"select count(*), sum(hash(t)) from {quote_identifier(name)} as t"
-        ).fetchall()
+        rows, row_hashes = rows_digest(con, name)
         digest.update(f"{name}:{rows}:{row_hashes};".encode())
     return digest.hexdigest()
 
