@@ -6,6 +6,8 @@ Every builder reads only the `PublishedTables` it is given and follows the rules
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from plotly.subplots import make_subplots
 from dashboards.model import (
     ORGANIZATION_GROUP,
     TEAM_GROUP,
+    Band,
     MeanIndicator,
     PublishedTables,
     shown_rows,
@@ -37,7 +40,6 @@ from dashboards.plotting import (
     Readings,
     action_position,
     actions_by_team,
-    apply_layout,
     clear_change,
     colour_level,
     count,
@@ -48,6 +50,7 @@ from dashboards.plotting import (
     latest_wave,
     less_favourable,
     lower_error,
+    merged,
     percent,
     plotly_text,
     rate_text,
@@ -58,6 +61,7 @@ from dashboards.plotting import (
     score_format,
     spread,
     stepped_colourscale,
+    titled_layout,
     upper_error,
     wrap,
 )
@@ -92,7 +96,8 @@ def organization_headline(tables: PublishedTables, min_group_size: int) -> go.Fi
 
     columns = min(4, max(len(means), 1))
     rows = math.ceil(len(means) / columns)
-    figure = go.Figure()
+    cards: list[dict[str, object]] = []
+    not_shown: list[dict[str, object]] = []
     for position, mean in enumerate(means):
         row, column = divmod(position, columns)
         # plotly centres the number in the domain and draws the title above the domain, so the
@@ -104,13 +109,16 @@ def organization_headline(tables: PublishedTables, min_group_size: int) -> go.Fi
         }
         reading = org_readings[(wave, mean.indicator)]
         if reading is None:
-            figure.add_annotation(
-                text=f"<b>{wrap(mean.name, 26)}</b><br>fewer than {min_group_size} respondents",
-                x=sum(domain["x"]) / 2,
-                y=sum(domain["y"]) / 2,
-                xref="paper",
-                yref="paper",
-                showarrow=False,
+            not_shown.append(
+                {
+                    "text": f"<b>{wrap(mean.name, 26)}</b><br>fewer than {min_group_size}"
+                    " respondents",
+                    "x": sum(domain["x"]) / 2,
+                    "y": sum(domain["y"]) / 2,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "showarrow": False,
+                }
             )
             continue
         earlier = org_readings.get((previous_wave, mean.indicator)) if previous_wave else None
@@ -135,28 +143,31 @@ def organization_headline(tables: PublishedTables, min_group_size: int) -> go.Fi
                 "decreasing": {"color": down_colour if change else UNCLEAR_CHANGE_COLOUR},
                 "font": {"size": 18},
             }
-        figure.add_trace(
-            go.Indicator(
-                mode="number+delta" if delta else "number",
-                value=reading.value,
-                number={"valueformat": score_format(reading.value), "font": {"size": 38}},
-                delta=delta,
-                title={"text": "<br>".join(lines), "font": {"size": 13}},
-                domain=domain,
-            )
+        cards.append(
+            {
+                "type": "indicator",
+                "mode": "number+delta" if delta else "number",
+                "value": reading.value,
+                "number": {"valueformat": score_format(reading.value), "font": {"size": 38}},
+                "delta": delta,
+                "title": {"text": "<br>".join(lines), "font": {"size": 13}},
+                "domain": domain,
+            }
         )
     worsened, improved = _clear_changes(means, org_readings, wave, previous_wave)
-    apply_layout(
-        figure,
-        finding=_change_finding(wave, previous_wave, worsened, improved),
-        note=(
-            f"Organization, wave {plotly_text(wave)}. Big number: mean score; small: change since"
-            " the previous wave, coloured only where it is beyond chance (orange: less"
-            " favourable, blue: more favourable); grey changes may be chance."
+    layout = merged(
+        {"annotations": not_shown},
+        titled_layout(
+            finding=_change_finding(wave, previous_wave, worsened, improved),
+            note=(
+                f"Organization, wave {plotly_text(wave)}. Big number: mean score; small: change"
+                " since the previous wave, coloured only where it is beyond chance (orange: less"
+                " favourable, blue: more favourable); grey changes may be chance."
+            ),
+            plot_height=200 * max(rows, 1),
         ),
-        plot_height=200 * max(rows, 1),
     )
-    return figure
+    return go.Figure(data=cards, layout=layout)
 
 
 # --- all teams ---------------------------------------------------------------------------------
@@ -182,10 +193,14 @@ def team_heatmap(
         for team_id in {key[0] for key in team_readings}
     ]
     rows.sort(key=lambda row: (row.group.casefold(), row.label.casefold()))
-    figure, levels = _band_heatmap(rows, team_readings, tables, latest, wave, min_group_size)
-    apply_layout(
-        figure,
-        finding=_heatmap_finding(levels, rows, wave, min_group_size, "team"),
+    return _band_heatmap(
+        rows,
+        team_readings,
+        tables,
+        latest,
+        wave,
+        min_group_size,
+        noun="team",
         note=(
             f"Wave {plotly_text(wave)}, teams grouped by service line. Colour shows each score's"
             " band; darker is less favourable whichever way the scale runs. Grey: fewer than"
@@ -193,10 +208,7 @@ def team_heatmap(
             + (" Hover over a cell for its score." if len(rows) > MANY_TEAMS else "")
             + (" Click a team's row to open its page." if team_pages else "")
         ),
-        plot_height=_row_height(rows) * max(len(rows), 3),
-        room_above_plot=_column_label_room(figure),
     )
-    return figure
 
 
 def group_heatmap(tables: PublishedTables, min_group_size: int) -> go.Figure:
@@ -219,19 +231,20 @@ def group_heatmap(tables: PublishedTables, min_group_size: int) -> go.Figure:
             {key[1] for key in group_readings if key[0] == kind}, key=str.casefold
         )
     ]
-    figure, levels = _band_heatmap(rows, group_readings, tables, latest, wave, min_group_size)
-    apply_layout(
-        figure,
-        finding=_heatmap_finding(levels, rows, wave, min_group_size, "group"),
+    return _band_heatmap(
+        rows,
+        group_readings,
+        tables,
+        latest,
+        wave,
+        min_group_size,
+        noun="group",
         note=(
             f"Wave {plotly_text(wave)}. Every team of a service line or unit together; colour"
             " shows each score's band, darker where less favourable. Grey: fewer than"
             f" {min_group_size} respondents, not shown."
         ),
-        plot_height=_row_height(rows) * max(len(rows), 3),
-        room_above_plot=_column_label_room(figure),
     )
-    return figure
 
 
 @dataclass(frozen=True)
@@ -252,9 +265,12 @@ def _band_heatmap(
     latest: pd.DataFrame,
     wave: str,
     min_group_size: int,
-) -> tuple[go.Figure, list[list[int | None]]]:
-    """Rows by mean indicators, each cell coloured by its band level; returns the figure (with
-    no title yet) and the colour levels, None where nothing is shown."""
+    *,
+    noun: str,
+    note: str,
+) -> go.Figure:
+    """Rows by mean indicators, each cell coloured by its band level, under a title that names
+    the rows (`noun`: "team", "group") with the most scores in their least favourable band."""
     present = set(latest["indicator"])
     means = [mean for mean in tables.mean_indicators() if mean.indicator in present]
     compact = len(rows) > MANY_TEAMS
@@ -291,55 +307,70 @@ def _band_heatmap(
                 )
             cell_data[-1].append([hover, row.page])
 
-    figure = go.Figure(
-        go.Heatmap(
-            z=levels,
-            x=[wrap(mean.name, 11, hyphens=True) for mean in means],
-            # Two-level rows: the group, then the row within it.
-            y=[[wrap(row.group, 22) for row in rows], [plotly_text(row.label) for row in rows]],
-            text=cell_text,
-            texttemplate="%{text}",
-            textfont={"size": 11 if compact else 12},
-            customdata=cell_data,
-            hovertemplate="%{customdata[0]}<extra></extra>",
-            colorscale=stepped_colourscale(BAND_COLOURS),
-            zmin=-0.5,
-            zmax=len(BAND_COLOURS) - 0.5,
-            # Gaps make plotly draw every cell on its own: too slow for hundreds of teams.
-            xgap=0 if compact else 3,
-            ygap=0 if compact else 3,
-            # The key sits under the grid so that the columns get the full width.
-            colorbar={
-                "orientation": "h",
-                "tickvals": list(range(len(BAND_COLOURS))),
-                "ticktext": list(BAND_LEVEL_NAMES),
-                "thickness": 12,
-                "len": 0.9,
-                "x": 0.5,
-                "xanchor": "center",
-                "y": 0,
-                "yanchor": "bottom",
-                "yref": "container",
-                "ypad": 16,
+    column_labels = [wrap(mean.name, 11, hyphens=True) for mean in means]
+    heatmap = {
+        "type": "heatmap",
+        "z": levels,
+        "x": column_labels,
+        # Two-level rows: the group, then the row within it.
+        "y": [[wrap(row.group, 22) for row in rows], [plotly_text(row.label) for row in rows]],
+        "text": cell_text,
+        "texttemplate": "%{text}",
+        "textfont": {"size": 11 if compact else 12},
+        "customdata": cell_data,
+        "hovertemplate": "%{customdata[0]}<extra></extra>",
+        "colorscale": stepped_colourscale(BAND_COLOURS),
+        "zmin": -0.5,
+        "zmax": len(BAND_COLOURS) - 0.5,
+        # Gaps make plotly draw every cell on its own: too slow for hundreds of teams.
+        "xgap": 0 if compact else 3,
+        "ygap": 0 if compact else 3,
+        # The key sits under the grid so that the columns get the full width.
+        "colorbar": {
+            "orientation": "h",
+            "tickvals": list(range(len(BAND_COLOURS))),
+            "ticktext": list(BAND_LEVEL_NAMES),
+            "thickness": 12,
+            "len": 0.9,
+            "x": 0.5,
+            "xanchor": "center",
+            "y": 0,
+            "yanchor": "bottom",
+            "yref": "container",
+            "ypad": 16,
+        },
+    }
+    layout = merged(
+        {
+            # Categories, not dates or numbers: a team called "2025" or a wave "2025-05" stays a
+            # label.
+            "xaxis": {
+                "type": "category",
+                "side": "top",
+                "tickangle": 0,
+                "showgrid": False,
+                "tickfont": {"size": 12},
             },
-        )
+            "yaxis": {"type": "multicategory", "autorange": "reversed", "showgrid": False},
+            "plot_bgcolor": NOT_SHOWN_GREY,
+        },
+        titled_layout(
+            finding=_heatmap_finding(levels, rows, wave, min_group_size, noun),
+            note=note,
+            plot_height=_row_height(rows) * max(len(rows), 3),
+            room_above_plot=_column_label_room(column_labels),
+        ),
     )
-    # Categories, not dates or numbers: a team called "2025" or a wave "2025-05" stays a label.
-    figure.update_xaxes(
-        type="category", side="top", tickangle=0, showgrid=False, tickfont={"size": 12}
-    )
-    figure.update_yaxes(type="multicategory", autorange="reversed", showgrid=False)
-    figure.update_layout(plot_bgcolor=NOT_SHOWN_GREY)
-    return figure, levels
+    return go.Figure(data=[heatmap], layout=layout)
 
 
 def _row_height(rows: list[_HeatmapRow]) -> int:
     return 26 if len(rows) > MANY_TEAMS else 52
 
 
-def _column_label_room(figure: go.Figure) -> int:
+def _column_label_room(column_labels: list[str]) -> int:
     """Height for the column labels drawn above the heatmap."""
-    return 16 * max((label.count("<br>") + 1 for label in figure.data[0].x), default=1)
+    return 16 * max((label.count("<br>") + 1 for label in column_labels), default=1)
 
 
 def _group_kind_name(kind: str) -> str:
@@ -376,7 +407,7 @@ def team_trends(
     # Spread each wave's points sideways a little so that overlapping error bars stay readable;
     # the spread is for the series drawn at first, and teams added from the legend reuse it.
     offsets = _spread_for(len(series))
-    figure = go.Figure()
+    traces: list[dict[str, object]] = []
     for position, (team_id, name, by_wave) in enumerate(series):
         is_organization = team_id is None
         colour = (
@@ -395,7 +426,7 @@ def team_trends(
             if is_organization
             else ("solid", "dot", "dashdot")[(position - 1) // len(TEAM_COLOURS) % 3],
         }
-        figure.add_trace(
+        traces.append(
             _trend_trace(
                 name,
                 waves,
@@ -408,7 +439,7 @@ def team_trends(
             )
         )
         if actions.get(team_id):
-            figure.add_trace(
+            traces.append(
                 _action_trace(
                     name,
                     actions[team_id],
@@ -419,27 +450,38 @@ def team_trends(
                     visible=visible,
                 )
             )
-    for band in mean.bands[1:]:
-        figure.add_hline(
-            y=band.lower,
-            line=GUIDE_LINE,
-            annotation_text=f"{plotly_text(band.id)} band: {mean.band_range(band)}",
-            annotation_position="top left",
-            annotation_font={"size": 11, "color": "#555555"},
-        )
-    apply_layout(
-        figure,
-        finding=_trend_finding(mean, team_readings, names, waves),
-        note=_organization_change_note(org_readings, waves)
-        + _highlight_note(mean, len(team_ids), len(ranked) - len(team_ids))
-        + f" Bars: 95% intervals. No point where fewer than {min_group_size} responded."
-        + (" Stars: actions from the action log." if actions else ""),
-        plot_height=400,
+    edges = mean.bands[1:]
+    layout = merged(
+        {
+            "shapes": [_band_edge(band, "x", "y") for band in edges],
+            "annotations": [
+                {
+                    "text": f"{plotly_text(band.id)} band: {mean.band_range(band)}",
+                    "font": {"size": 11, "color": "#555555"},
+                    "showarrow": False,
+                    "x": 0,
+                    "xanchor": "left",
+                    "xref": "x domain",
+                    "y": band.lower,
+                    "yanchor": "bottom",
+                    "yref": "y",
+                }
+                for band in edges
+            ],
+            "xaxis": {"title": {"text": "Survey wave"}, **_wave_axis(waves)},
+            "yaxis": {"title": {"text": "Mean score"}},
+            "legend": {"title": {"text": "Click to hide or show"}},
+        },
+        titled_layout(
+            finding=_trend_finding(mean, team_readings, names, waves),
+            note=_organization_change_note(org_readings, waves)
+            + _highlight_note(mean, len(team_ids), len(ranked) - len(team_ids))
+            + f" Bars: 95% intervals. No point where fewer than {min_group_size} responded."
+            + (" Stars: actions from the action log." if actions else ""),
+            plot_height=400,
+        ),
     )
-    _wave_axis(figure, waves)
-    figure.update_yaxes(title_text="Mean score")
-    figure.update_layout(legend={"title": {"text": "Click to hide or show"}})
-    return figure
+    return go.Figure(data=traces, layout=layout)
 
 
 def band_shares(
@@ -515,63 +557,69 @@ def band_shares(
                 )
             not_shown.append(None if shown_any else 1.0)
 
-    figure = go.Figure()
     y = [scale_labels, group_labels]
-    for slot in range(slots):
-        figure.add_trace(
-            go.Bar(
-                orientation="h",
-                x=values[slot],
-                y=y,
-                text=texts[slot],
-                textposition="inside",
-                insidetextanchor="middle",
-                textfont={
-                    "color": [
-                        "#ffffff" if colour == BAND_COLOURS[-1] else "#000000"
-                        for colour in colours[slot]
-                    ]
-                },
-                customdata=hovers[slot],
-                hovertemplate="%{customdata}<extra></extra>",
-                marker={"color": colours[slot], "line": {"color": "#444444", "width": 0.5}},
-                name=f"band {slot + 1}",
-                showlegend=False,
-            )
-        )
+    bars: list[dict[str, object]] = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "x": values[slot],
+            "y": y,
+            "text": texts[slot],
+            "textposition": "inside",
+            "insidetextanchor": "middle",
+            "textfont": {
+                "color": [
+                    "#ffffff" if colour == BAND_COLOURS[-1] else "#000000"
+                    for colour in colours[slot]
+                ]
+            },
+            "customdata": hovers[slot],
+            "hovertemplate": "%{customdata}<extra></extra>",
+            "marker": {"color": colours[slot], "line": {"color": "#444444", "width": 0.5}},
+            "name": f"band {slot + 1}",
+            "showlegend": False,
+        }
+        for slot in range(slots)
+    ]
     if any(value is not None for value in not_shown):
-        figure.add_trace(
-            go.Bar(
-                orientation="h",
-                x=not_shown,
-                y=y,
-                text=[fewer_than if value else None for value in not_shown],
-                textposition="inside",
-                insidetextanchor="middle",
-                hovertemplate=f"{fewer_than}: not shown<extra></extra>",
-                marker={"color": NOT_SHOWN_GREY},
-                name=fewer_than,
-                showlegend=False,
-            )
+        bars.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": not_shown,
+                "y": y,
+                "text": [fewer_than if value else None for value in not_shown],
+                "textposition": "inside",
+                "insidetextanchor": "middle",
+                "hovertemplate": f"{fewer_than}: not shown<extra></extra>",
+                "marker": {"color": NOT_SHOWN_GREY},
+                "name": fewer_than,
+                "showlegend": False,
+            }
         )
-    apply_layout(
-        figure,
-        finding=_band_share_finding(tables, means, focus, comparison, *wording),
-        note=(
-            "Share of respondents in each band, scales in rows; pale: the scale's most favourable"
-            " band, dark: its least favourable. Hover for the 95% interval and n."
+    layout = merged(
+        {
+            "barmode": "stack",
+            # A thin band's label would shrink to an unreadable size: hide it; hover still has it.
+            "uniformtext": {"minsize": 10, "mode": "hide"},
+            "bargap": 0.25,
+            "xaxis": {
+                "range": [0, 1],
+                "tickformat": ".0%",
+                "title": {"text": "Share of respondents"},
+            },
+            "yaxis": {"type": "multicategory", "autorange": "reversed"},
+        },
+        titled_layout(
+            finding=_band_share_finding(tables, means, focus, comparison, *wording),
+            note=(
+                "Share of respondents in each band, scales in rows; pale: the scale's most"
+                " favourable band, dark: its least favourable. Hover for the 95% interval and n."
+            ),
+            plot_height=34 * max(len(group_labels), 2),
         ),
-        plot_height=34 * max(len(group_labels), 2),
     )
-    figure.update_layout(
-        barmode="stack",
-        # A thin band's label would shrink to an unreadable size: hide it; hover still has it.
-        uniformtext={"minsize": 10, "mode": "hide"},
-        bargap=0.25,
-    )
-    figure.update_xaxes(range=[0, 1], tickformat=".0%", title_text="Share of respondents")
-    figure.update_yaxes(type="multicategory", autorange="reversed")
-    return figure
+    return go.Figure(data=bars, layout=layout)
 
 
 def exposure_effects(tables: PublishedTables, min_group_size: int) -> go.Figure:
@@ -611,79 +659,85 @@ def exposure_effects(tables: PublishedTables, min_group_size: int) -> go.Figure:
 
     # Exposures name the columns, scales the rows.
     column_titles = [wrap(exposure_labels[exposure], 34) for exposure in exposures]
-    figure = make_subplots(
-        rows=len(means),
-        cols=len(exposures),
-        subplot_titles=column_titles + [""] * (len(means) - 1) * len(exposures),
+    grid = _subplot_grid(
+        len(means),
+        len(exposures),
+        column_titles,
         vertical_spacing=0.3 / len(means),
         horizontal_spacing=0.08,
     )
+    traces: list[dict[str, object]] = []
+    axes: dict[str, dict[str, object]] = {}
     contrasts: list[tuple[float, str]] = []
-    for row, mean in enumerate(means, start=1):
-        colour = TEAM_COLOURS[(row - 1) % len(TEAM_COLOURS)]
-        for column, exposure in enumerate(exposures, start=1):
+    for row, mean in enumerate(means):
+        colour = TEAM_COLOURS[row % len(TEAM_COLOURS)]
+        for column, exposure in enumerate(exposures):
+            x_axis, y_axis = _subplot_axes(row * len(exposures) + column + 1)
             exposure_label = plotly_text(exposure_labels[exposure])
             points = [
                 effect_readings.get((mean.indicator, exposure, band))
                 for band, _ in bands_of[exposure]
             ]
             labels = [plotly_text(label) for _, label in bands_of[exposure]]
-            figure.add_trace(
-                go.Scatter(
-                    x=list(range(len(points))),
-                    y=[point.value if point else None for point in points],
-                    error_y=_error_bars(points, colour),
-                    customdata=[
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": list(range(len(points))),
+                    "y": [point.value if point else None for point in points],
+                    "xaxis": x_axis,
+                    "yaxis": y_axis,
+                    "error_y": _error_bars(points, colour),
+                    "customdata": [
                         reading_hover(f"{exposure_label}: {label}", plotly_text(mean.name), point)
                         if point
                         else None
                         for label, point in zip(labels, points, strict=True)
                     ],
-                    hovertemplate="%{customdata}<extra></extra>",
-                    mode="lines+markers",
-                    connectgaps=False,
-                    line={"color": colour, "width": 1.5},
-                    marker={"color": colour, "size": 9},
-                    showlegend=False,
-                    name=plotly_text(mean.name),
-                ),
-                row=row,
-                col=column,
+                    "hovertemplate": "%{customdata}<extra></extra>",
+                    "mode": "lines+markers",
+                    "connectgaps": False,
+                    "line": {"color": colour, "width": 1.5},
+                    "marker": {"color": colour, "size": 9},
+                    "showlegend": False,
+                    "name": plotly_text(mean.name),
+                }
             )
             # A band with too few respondents is named on the axis with the reason.
-            figure.update_xaxes(
-                tickvals=list(range(len(points))),
-                ticktext=[
+            axes[_layout_key(x_axis)] = {
+                "tickvals": list(range(len(points))),
+                "ticktext": [
                     wrap(label, 12) + _not_shown_suffix(point, min_group_size)
                     for label, point in zip(labels, points, strict=True)
                 ],
-                range=[-0.5, len(points) - 0.5],
-                tickangle=0,
-                showgrid=False,
-                row=row,
-                col=column,
-            )
-            if column == 1:
-                figure.update_yaxes(title_text=wrap(mean.name, 24), row=row, col=column)
+                "range": [-0.5, len(points) - 0.5],
+                "tickangle": 0,
+                "showgrid": False,
+            }
+            if column == 0:
+                axes[_layout_key(y_axis)] = {"title": {"text": wrap(mean.name, 24)}}
             contrast = _exposure_contrast(mean, exposure_label, labels, points)
             if contrast:
                 contrasts.append(contrast)
-    apply_layout(
-        figure,
-        finding=max(contrasts)[1]
-        if contrasts
-        else f"No score differs clearly between exposure bands in {plotly_text(wave)}",
-        note=(
-            f"Organization, wave {plotly_text(wave)}. Mean score in each exposure band, in the"
-            " order the question offers them; bars: 95% intervals. A difference is called clear"
-            " only where the intervals do not overlap. No point where fewer than"
-            f" {min_group_size} responded."
+    layout = merged(
+        grid,
+        axes,
+        {"annotations": [merged(title, {"font": {"size": 13}}) for title in grid["annotations"]]},
+        titled_layout(
+            finding=max(contrasts)[1]
+            if contrasts
+            else f"No score differs clearly between exposure bands in {plotly_text(wave)}",
+            note=(
+                f"Organization, wave {plotly_text(wave)}. Mean score in each exposure band, in"
+                " the order the question offers them; bars: 95% intervals. A difference is called"
+                " clear only where the intervals do not overlap. No point where fewer than"
+                f" {min_group_size} responded."
+            ),
+            plot_height=250 * len(means),
+            room_above_plot=16 * max(title.count("<br>") + 1 for title in column_titles),
+            axes=_axis_keys(grid),
         ),
-        plot_height=250 * len(means),
-        room_above_plot=16 * max(title.count("<br>") + 1 for title in column_titles),
     )
-    figure.update_annotations(font={"size": 13})
-    return figure
+    return go.Figure(data=traces, layout=layout)
 
 
 def response_rates(tables: PublishedTables) -> go.Figure:
@@ -706,29 +760,27 @@ def response_rates(tables: PublishedTables) -> go.Figure:
     drawn = rows[:MANY_TEAMS]
     labels = [plotly_text(names.get(str(row["group_id"]), str(row["group_id"]))) for row in drawn]
 
-    figure = go.Figure(
-        go.Bar(
-            orientation="h",
-            x=[float(row["response_rate"]) for row in drawn],
-            y=labels,
-            text=[rate_text(row) for row in drawn],
-            textposition="outside",
-            cliponaxis=False,
-            marker={
-                "color": [
-                    WORSE_COLOUR if flag(row["low_response_rate"]) else BETTER_COLOUR
-                    for row in drawn
-                ]
-            },
-            customdata=[
-                f"<b>{label}</b><br>{plotly_text(wave)}: {rate_text(row)}"
-                + ("<br>low participation" if flag(row["low_response_rate"]) else "")
-                for label, row in zip(labels, drawn, strict=True)
-            ],
-            hovertemplate="%{customdata}<extra></extra>",
-            showlegend=False,
-        )
-    )
+    bars = {
+        "type": "bar",
+        "orientation": "h",
+        "x": [float(row["response_rate"]) for row in drawn],
+        "y": labels,
+        "text": [rate_text(row) for row in drawn],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "marker": {
+            "color": [
+                WORSE_COLOUR if flag(row["low_response_rate"]) else BETTER_COLOUR for row in drawn
+            ]
+        },
+        "customdata": [
+            f"<b>{label}</b><br>{plotly_text(wave)}: {rate_text(row)}"
+            + ("<br>low participation" if flag(row["low_response_rate"]) else "")
+            for label, row in zip(labels, drawn, strict=True)
+        ],
+        "hovertemplate": "%{customdata}<extra></extra>",
+        "showlegend": False,
+    }
     if low:
         finding = (
             f"{len(low)} of {len(rows)} teams had low participation in {plotly_text(wave)}"
@@ -739,33 +791,36 @@ def response_rates(tables: PublishedTables) -> go.Figure:
     organization = rates[
         (rates["group_type"] == ORGANIZATION_GROUP) & shown_rows(rates, "response_rate")
     ]
-    apply_layout(
-        figure,
-        finding=finding,
-        note=(
-            f"Responses as a share of the staff invited, wave {plotly_text(wave)}; orange: low"
-            " participation, where results may not speak for the whole team."
-            + "".join(
-                f" Organization: {rate_text(row)}." for row in organization.to_dict("records")
-            )
-            + (
-                f" {hidden} {'team is' if hidden == 1 else 'teams are'} not shown: too few"
-                " invited or responding to show a rate."
-                if hidden
-                else ""
-            )
-            + (
-                f" Drawn: the {len(drawn)} lowest of {len(rows)} teams; the team table lists"
-                " every rate."
-                if len(drawn) < len(rows)
-                else ""
-            )
+    layout = merged(
+        {
+            "xaxis": {"range": [0, 1.15], "tickformat": ".0%", "title": {"text": "Response rate"}},
+            "yaxis": {"type": "category", "autorange": "reversed"},
+        },
+        titled_layout(
+            finding=finding,
+            note=(
+                f"Responses as a share of the staff invited, wave {plotly_text(wave)}; orange: low"
+                " participation, where results may not speak for the whole team."
+                + "".join(
+                    f" Organization: {rate_text(row)}." for row in organization.to_dict("records")
+                )
+                + (
+                    f" {hidden} {'team is' if hidden == 1 else 'teams are'} not shown: too few"
+                    " invited or responding to show a rate."
+                    if hidden
+                    else ""
+                )
+                + (
+                    f" Drawn: the {len(drawn)} lowest of {len(rows)} teams; the team table lists"
+                    " every rate."
+                    if len(drawn) < len(rows)
+                    else ""
+                )
+            ),
+            plot_height=24 * max(len(drawn), 4),
         ),
-        plot_height=24 * max(len(drawn), 4),
     )
-    figure.update_xaxes(range=[0, 1.15], tickformat=".0%", title_text="Response rate")
-    figure.update_yaxes(type="category", autorange="reversed")
-    return figure
+    return go.Figure(data=[bars], layout=layout)
 
 
 def instrument_reliability(tables: PublishedTables) -> go.Figure:
@@ -777,7 +832,7 @@ def instrument_reliability(tables: PublishedTables) -> go.Figure:
     waves = sorted(reliability["wave"].unique())
     names = {mean.indicator: wrap(mean.name, 44) for mean in tables.mean_indicators()}
     measured = [indicator for indicator in names if indicator in set(reliability["indicator"])]
-    figure = go.Figure()
+    traces: list[dict[str, object]] = []
     for position, wave in enumerate(waves):
         rows = [
             row
@@ -786,33 +841,28 @@ def instrument_reliability(tables: PublishedTables) -> go.Figure:
         ]
         is_latest = position == len(waves) - 1
         flags = [flag(row["below_threshold"]) for row in rows]
-        figure.add_trace(
-            go.Scatter(
-                x=[float(row["alpha"]) for row in rows],
-                y=[names[row["indicator"]] for row in rows],
-                mode="markers",
-                name=plotly_text(wave),
-                marker={
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [float(row["alpha"]) for row in rows],
+                "y": [names[row["indicator"]] for row in rows],
+                "mode": "markers",
+                "name": plotly_text(wave),
+                "marker": {
                     "size": 12 if is_latest else 8,
                     "symbol": "circle" if is_latest else "circle-open",
                     "color": [WORSE_COLOUR if flag else BETTER_COLOUR for flag in flags],
                     "line": {"width": 1.5},
                 },
-                customdata=[
+                "customdata": [
                     f"<b>{names[row['indicator']]}</b><br>{plotly_text(wave)}:"
                     f" alpha {row['alpha']:.2f}<br>n = {count(_int(row['n']))}"
                     + ("<br>low internal consistency" if flag else "")
                     for row, flag in zip(rows, flags, strict=True)
                 ],
-                hovertemplate="%{customdata}<extra></extra>",
-            )
+                "hovertemplate": "%{customdata}<extra></extra>",
+            }
         )
-    figure.add_vline(
-        x=ALPHA_GUIDE,
-        line=GUIDE_LINE,
-        annotation_text=f"{ALPHA_GUIDE:g}, a common minimum",
-        annotation_position="top",
-    )
     latest = reliability[reliability["wave"] == waves[-1]] if waves else reliability
     flagged = [
         f"{names[row['indicator']]} (alpha {row['alpha']:.2f})"
@@ -820,24 +870,51 @@ def instrument_reliability(tables: PublishedTables) -> go.Figure:
         if flag(row["below_threshold"]) and row["indicator"] in measured
     ]
     latest_label = plotly_text(waves[-1]) if waves else ""
-    apply_layout(
-        figure,
-        finding=(
-            f"Low internal consistency in {latest_label}: {join(flagged)}"
-            if flagged
-            else f"Every scale was answered consistently enough to interpret in {latest_label}"
+    layout = merged(
+        {
+            "shapes": [
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "x0": ALPHA_GUIDE,
+                    "x1": ALPHA_GUIDE,
+                    "yref": "y domain",
+                    "y0": 0,
+                    "y1": 1,
+                    "line": GUIDE_LINE,
+                }
+            ],
+            "annotations": [
+                {
+                    "text": f"{ALPHA_GUIDE:g}, a common minimum",
+                    "showarrow": False,
+                    "xref": "x",
+                    "x": ALPHA_GUIDE,
+                    "xanchor": "center",
+                    "yref": "y domain",
+                    "y": 1,
+                    "yanchor": "bottom",
+                }
+            ],
+            "xaxis": {"range": [0, 1], "title": {"text": "Cronbach's alpha"}},
+            "yaxis": {"type": "category", "autorange": "reversed"},
+            "legend": {"title": {"text": "Wave"}},
+        },
+        titled_layout(
+            finding=(
+                f"Low internal consistency in {latest_label}: {join(flagged)}"
+                if flagged
+                else f"Every scale was answered consistently enough to interpret in {latest_label}"
+            ),
+            note=(
+                "Cronbach's alpha: how consistently each scale's items were answered (1 is"
+                " perfect). Filled: the latest wave; open: earlier waves; orange: flagged as low,"
+                " which makes that scale's scores less trustworthy."
+            ),
+            plot_height=34 * max(len(measured), 4),
         ),
-        note=(
-            "Cronbach's alpha: how consistently each scale's items were answered (1 is perfect)."
-            " Filled: the latest wave; open: earlier waves; orange: flagged as low, which makes"
-            " that scale's scores less trustworthy."
-        ),
-        plot_height=34 * max(len(measured), 4),
     )
-    figure.update_xaxes(range=[0, 1], title_text="Cronbach's alpha")
-    figure.update_yaxes(type="category", autorange="reversed")
-    figure.update_layout(legend={"title": {"text": "Wave"}})
-    return figure
+    return go.Figure(data=traces, layout=layout)
 
 
 # --- one team ----------------------------------------------------------------------------------
@@ -864,14 +941,13 @@ def team_versus_organization(
     ]
     fewer_than = f"fewer than {min_group_size} respondents: not shown"
 
-    figure = make_subplots(
-        rows=max(len(means), 1),
-        cols=1,
-        subplot_titles=[plotly_text(mean.name) for mean in means],
+    grid = _subplot_grid(
+        max(len(means), 1),
+        1,
+        [plotly_text(mean.name) for mean in means],
         vertical_spacing=0.5 / max(len(means), 1),
     )
-    # Collected and set at once: plotly is slow to add shapes and axes one by one to subplots.
-    traces: list[go.Scatter] = []
+    traces: list[dict[str, object]] = []
     shapes: list[dict[str, object]] = []
     axes: dict[str, dict[str, object]] = {}
     less, more = [], []
@@ -903,26 +979,28 @@ def team_versus_organization(
         ):
             if reading is None:
                 traces.append(
-                    go.Scatter(
-                        x=[(low + high) / 2],
-                        y=[label],
-                        xaxis=x_axis,
-                        yaxis=y_axis,
-                        mode="text",
-                        text=[fewer_than],
-                        hoverinfo="skip",
-                        showlegend=False,
-                    )
+                    {
+                        "type": "scatter",
+                        "x": [(low + high) / 2],
+                        "y": [label],
+                        "xaxis": x_axis,
+                        "yaxis": y_axis,
+                        "mode": "text",
+                        "text": [fewer_than],
+                        "hoverinfo": "skip",
+                        "showlegend": False,
+                    }
                 )
                 continue
             band = mean.band_of(reading.value)
             traces.append(
-                go.Scatter(
-                    x=[reading.value],
-                    y=[label],
-                    xaxis=x_axis,
-                    yaxis=y_axis,
-                    error_x={
+                {
+                    "type": "scatter",
+                    "x": [reading.value],
+                    "y": [label],
+                    "xaxis": x_axis,
+                    "yaxis": y_axis,
+                    "error_x": {
                         "type": "data",
                         "array": [upper_error(reading)],
                         "arrayminus": [lower_error(reading)],
@@ -930,21 +1008,21 @@ def team_versus_organization(
                         "thickness": 2,
                         "width": 6,
                     },
-                    mode="markers+text",
-                    text=[score(reading.value)],
-                    textposition="top center",
-                    marker={"color": colour, "size": 12},
-                    customdata=[
+                    "mode": "markers+text",
+                    "text": [score(reading.value)],
+                    "textposition": "top center",
+                    "marker": {"color": colour, "size": 12},
+                    "customdata": [
                         reading_hover(
                             label,
                             f"{plotly_text(mean.name)} ({plotly_text(band.id)} band)",
                             reading,
                         )
                     ],
-                    hovertemplate="%{customdata}<extra></extra>",
-                    showlegend=False,
-                    name=label,
-                )
+                    "hovertemplate": "%{customdata}<extra></extra>",
+                    "showlegend": False,
+                    "name": label,
+                }
             )
         axes[_layout_key(x_axis)] = {"range": [low, high], "showgrid": False}
         axes[_layout_key(y_axis)] = {
@@ -956,19 +1034,21 @@ def team_versus_organization(
         if team_reading and org_reading and not intervals_overlap(team_reading, org_reading):
             worse = less_favourable(mean, team_reading.value, org_reading.value)
             (less if worse else more).append(plotly_text(mean.name))
-    figure.add_traces(traces)
-    figure.update_layout(shapes=shapes, **axes)
-    apply_layout(
-        figure,
-        finding=_comparison_finding(team, wave, less, more),
-        note=(
-            f"Wave {plotly_text(wave)}. Dots: mean scores; bars: 95% intervals; background: the"
-            " scale's bands, darker where less favourable. A difference is called clear only"
-            " where the intervals do not overlap."
+    layout = merged(
+        grid,
+        {"shapes": shapes, **axes},
+        titled_layout(
+            finding=_comparison_finding(team, wave, less, more),
+            note=(
+                f"Wave {plotly_text(wave)}. Dots: mean scores; bars: 95% intervals; background:"
+                " the scale's bands, darker where less favourable. A difference is called clear"
+                " only where the intervals do not overlap."
+            ),
+            plot_height=130 * max(len(means), 1),
+            axes=_axis_keys(grid),
         ),
-        plot_height=130 * max(len(means), 1),
     )
-    return figure
+    return go.Figure(data=traces, layout=layout)
 
 
 def team_trend_panels(tables: PublishedTables, min_group_size: int, team_id: str) -> go.Figure:
@@ -985,10 +1065,10 @@ def team_trend_panels(tables: PublishedTables, min_group_size: int, team_id: str
     columns = 2 if len(means) > 1 else 1
     rows = max(math.ceil(len(means) / columns), 1)
 
-    figure = make_subplots(
-        rows=rows,
-        cols=columns,
-        subplot_titles=[plotly_text(mean.name) for mean in means],
+    grid = _subplot_grid(
+        rows,
+        columns,
+        [plotly_text(mean.name) for mean in means],
         vertical_spacing=0.45 / rows,
         horizontal_spacing=0.1,
     )
@@ -997,69 +1077,108 @@ def team_trend_panels(tables: PublishedTables, min_group_size: int, team_id: str
         (None, ORGANIZATION, org_readings, -0.06, ORGANIZATION_COLOUR, 2, "dash"),
         (team_id, team, team_readings, 0.06, TEAM_COLOURS[0], 2.5, "solid"),
     )
-    # Collected and set at once: plotly is slow to add shapes and axes one by one to subplots.
-    traces: list[go.Scatter] = []
+    traces: list[dict[str, object]] = []
     shapes: list[dict[str, object]] = []
     axes: dict[str, dict[str, object]] = {}
     for position, mean in enumerate(means, start=1):
         x_axis, y_axis = _subplot_axes(position)
+        in_legend = position == 1
         for group, name, by_wave, offset, colour, width, dash in series:
             points = [by_wave.get((wave, mean.indicator)) for wave in waves]
             line_style = {"color": colour, "width": width, "dash": dash}
             trace = _trend_trace(
                 name, waves, points, offset, line_style, legendgroup=name, marker_size=7
             )
-            traces.append(trace.update(xaxis=x_axis, yaxis=y_axis, showlegend=position == 1))
+            traces.append({**trace, "xaxis": x_axis, "yaxis": y_axis, "showlegend": in_legend})
             if actions.get(group):
                 trace = _action_trace(
                     name, actions[group], waves, points, colour, legendgroup=f"{name} actions"
                 )
                 traces.append(
-                    trace.update(
-                        xaxis=x_axis,
-                        yaxis=y_axis,
-                        showlegend=position == 1,
-                        name=f"{name}: action from the action log",
-                    )
+                    {
+                        **trace,
+                        "xaxis": x_axis,
+                        "yaxis": y_axis,
+                        "showlegend": in_legend,
+                        "name": f"{name}: action from the action log",
+                    }
                 )
-        shapes += [
-            {
-                "type": "line",
-                "xref": f"{x_axis} domain",
-                "yref": y_axis,
-                "x0": 0,
-                "x1": 1,
-                "y0": band.lower,
-                "y1": band.lower,
-                "line": GUIDE_LINE,
-            }
-            for band in mean.bands[1:]
-        ]
-        axes[_layout_key(x_axis)] = {
-            "tickvals": list(range(len(waves))),
-            "ticktext": [plotly_text(wave) for wave in waves],
-            "range": [-0.6, len(waves) - 0.4],
-            "showgrid": False,
-            "zeroline": False,
-        }
-    figure.add_traces(traces)
-    figure.update_layout(shapes=shapes, **axes)
+        shapes += [_band_edge(band, x_axis, y_axis) for band in mean.bands[1:]]
+        axes[_layout_key(x_axis)] = _wave_axis(waves)
     latest = waves[-1] if waves else ""
     previous = waves[-2] if len(waves) > 1 else None
     worsened, improved = _clear_changes(means, team_readings, latest, previous)
-    apply_layout(
-        figure,
-        finding=_change_finding(latest, previous, worsened, improved, team=team),
-        note=(
-            "Solid: this team; dashed: the whole organization; bars: 95% intervals; dotted"
-            f" lines: band edges. No point where fewer than {min_group_size} responded."
-            + (" Stars: actions from the action log." if actions else "")
+    layout = merged(
+        grid,
+        {"shapes": shapes, **axes},
+        titled_layout(
+            finding=_change_finding(latest, previous, worsened, improved, team=team),
+            note=(
+                "Solid: this team; dashed: the whole organization; bars: 95% intervals; dotted"
+                f" lines: band edges. No point where fewer than {min_group_size} responded."
+                + (" Stars: actions from the action log." if actions else "")
+            ),
+            plot_height=230 * rows,
+            room_above_plot=20,
+            axes=_axis_keys(grid),
         ),
-        plot_height=230 * rows,
-        room_above_plot=20,
+        {"legend": {"orientation": "h", "y": -0.08, "yanchor": "top"}},
     )
-    figure.update_layout(legend={"orientation": "h", "y": -0.08, "yanchor": "top"})
-    return figure
+    return go.Figure(data=traces, layout=layout)
+
+
+@functools.lru_cache(maxsize=32)
+def _subplot_grid_template(
+    rows: int,
+    cols: int,
+    title_count: int,
+    vertical_spacing: float,
+    horizontal_spacing: float | None,
+) -> dict[str, object]:
+    """make_subplots' layout for a grid with `title_count` placeholder titles. Cached because
+    make_subplots builds and validates a whole figure (about as long as the rest of a team
+    page's figures take), while every team page asks for one of the same few grids."""
+    placeholders = [f"title {index}" for index in range(title_count)]
+    layout = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=placeholders,
+        vertical_spacing=vertical_spacing,
+        horizontal_spacing=horizontal_spacing,
+    ).layout.to_plotly_json()
+    # The figure that takes this layout gets the default template itself.
+    del layout["template"]
+    return layout
+
+
+def _subplot_grid(
+    rows: int,
+    cols: int,
+    titles: list[str],
+    *,
+    vertical_spacing: float,
+    horizontal_spacing: float | None = None,
+) -> dict[str, object]:
+    """The layout make_subplots gives a grid of `rows` by `cols` with these subplot titles (row
+    by row; an empty title is left out, as make_subplots leaves it out): a new dict to change at
+    will."""
+    layout = copy.deepcopy(
+        _subplot_grid_template(rows, cols, len(titles), vertical_spacing, horizontal_spacing)
+    )
+    # Every title has its subplot here, so make_subplots made one annotation per placeholder,
+    # in title order.
+    placed = layout.get("annotations", [])
+    layout["annotations"] = [
+        {**annotation, "text": title}
+        for annotation, title in zip(placed, titles, strict=True)
+        if title
+    ]
+    return layout
+
+
+def _axis_keys(layout: Mapping[str, object]) -> list[str]:
+    """The layout keys of a layout's x and y axes: "xaxis", "yaxis2", ..."""
+    return [key for key in layout if key.startswith(("xaxis", "yaxis"))]
 
 
 def _subplot_axes(position: int) -> tuple[str, str]:
@@ -1086,26 +1205,27 @@ def _trend_trace(
     legendgroup: str,
     marker_size: int,
     visible: bool | str = True,
-) -> go.Scatter:
+) -> dict[str, object]:
     """A line across the waves (drawn at 0, 1, 2, ... plus `offset`) with 95% interval bars."""
     colour = line_style["color"]
-    return go.Scatter(
-        visible=visible,
-        x=[index + offset for index in range(len(waves))],
-        y=[point.value if point else None for point in points],
-        error_y=_error_bars(points, colour),
-        customdata=[
+    return {
+        "type": "scatter",
+        "visible": visible,
+        "x": [index + offset for index in range(len(waves))],
+        "y": [point.value if point else None for point in points],
+        "error_y": _error_bars(points, colour),
+        "customdata": [
             reading_hover(name, plotly_text(wave), point) if point else None
             for wave, point in zip(waves, points, strict=True)
         ],
-        hovertemplate="%{customdata}<extra></extra>",
-        mode="lines+markers",
-        connectgaps=False,
-        name=name,
-        legendgroup=legendgroup,
-        line=line_style,
-        marker={"size": marker_size, "color": colour},
-    )
+        "hovertemplate": "%{customdata}<extra></extra>",
+        "mode": "lines+markers",
+        "connectgaps": False,
+        "name": name,
+        "legendgroup": legendgroup,
+        "line": line_style,
+        "marker": {"size": marker_size, "color": colour},
+    }
 
 
 def _action_trace(
@@ -1117,7 +1237,7 @@ def _action_trace(
     *,
     legendgroup: str,
     visible: bool | str = True,
-) -> go.Scatter:
+) -> dict[str, object]:
     """Stars between the waves where a group's actions fall, on its line where it has one."""
     shown = [point.value for point in points if point]
     fallback = sum(shown) / len(shown) if shown else None
@@ -1131,21 +1251,22 @@ def _action_trace(
             if 0 <= index < len(points) and points[index]
         ]
         heights.append(sum(around) / len(around) if around else fallback)
-    return go.Scatter(
-        visible=visible,
-        x=positions,
-        y=heights,
-        mode="markers",
-        marker={**ACTION_MARKER, "color": colour},
-        customdata=[
+    return {
+        "type": "scatter",
+        "visible": visible,
+        "x": positions,
+        "y": heights,
+        "mode": "markers",
+        "marker": {**ACTION_MARKER, "color": colour},
+        "customdata": [
             f"<b>{name}</b><br>Action on {plotly_text(action.day)}:<br>{wrap(action.text, 48)}"
             for action in actions
         ],
-        hovertemplate="%{customdata}<extra></extra>",
-        name=f"{name}: actions",
-        legendgroup=legendgroup,
-        showlegend=False,
-    )
+        "hovertemplate": "%{customdata}<extra></extra>",
+        "name": f"{name}: actions",
+        "legendgroup": legendgroup,
+        "showlegend": False,
+    }
 
 
 def _error_bars(points: list[Reading | None], colour: object) -> dict[str, object]:
@@ -1159,16 +1280,29 @@ def _error_bars(points: list[Reading | None], colour: object) -> dict[str, objec
     }
 
 
-def _wave_axis(figure: go.Figure, waves: list[str]) -> None:
-    figure.update_xaxes(
-        tickvals=list(range(len(waves))),
-        ticktext=[plotly_text(wave) for wave in waves],
-        title_text="Survey wave",
+def _wave_axis(waves: list[str]) -> dict[str, object]:
+    return {
+        "tickvals": list(range(len(waves))),
+        "ticktext": [plotly_text(wave) for wave in waves],
         # Room beyond the first and last wave for actions before or after them.
-        range=[-0.6, len(waves) - 0.4],
-        showgrid=False,
-        zeroline=False,
-    )
+        "range": [-0.6, len(waves) - 0.4],
+        "showgrid": False,
+        "zeroline": False,
+    }
+
+
+def _band_edge(band: Band, x_axis: str, y_axis: str) -> dict[str, object]:
+    """A dotted line across a subplot at the lower edge of `band`."""
+    return {
+        "type": "line",
+        "xref": f"{x_axis} domain",
+        "yref": y_axis,
+        "x0": 0,
+        "x1": 1,
+        "y0": band.lower,
+        "y1": band.lower,
+        "line": GUIDE_LINE,
+    }
 
 
 def _spread_for(series_count: int) -> list[float]:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import html
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
-import plotly.graph_objects as go
 import plotly.io as pio
 
 from dashboards.model import MeanIndicator, PublishedTables, shown_rows
@@ -160,20 +159,27 @@ def less_favourable(mean: MeanIndicator, first: float, second: float) -> bool:
     return first > second if mean.risk_when == "high" else first < second
 
 
-def apply_layout(
-    figure: go.Figure, *, finding: str, note: str, plot_height: int, room_above_plot: int = 0
-) -> None:
-    """Title and subtitle at the top, then the plot area at a height independent of the title.
+def titled_layout(
+    *,
+    finding: str,
+    note: str,
+    plot_height: int,
+    room_above_plot: int = 0,
+    axes: Iterable[str] = ("xaxis", "yaxis"),
+) -> dict[str, object]:
+    """Layout for a title and subtitle at the top, then the plot area at a height independent of
+    the title.
 
     `room_above_plot` keeps space for anything drawn between the subtitle and the plot, such as
-    column labels on top of a heatmap.
+    column labels on top of a heatmap. `axes` names every axis of the figure (layout keys such as
+    "xaxis2"): each makes room for its own labels.
     """
     title_lines = wrap_markup(finding, 85)
     note_lines = wrap_markup(note, 130)
     top = 16 + 24 * len(title_lines) + 6 + 16 * len(note_lines) + 18 + room_above_plot
     bottom = 60
-    figure.update_layout(
-        title={
+    return {
+        "title": {
             "text": "<br>".join(title_lines),
             "subtitle": {"text": "<br>".join(note_lines), "font": {"size": 12, "color": "#444"}},
             "x": 0,
@@ -185,13 +191,27 @@ def apply_layout(
             "pad": {"t": 16, "l": 8},
             "font": {"size": 18},
         },
-        font={"family": FONT_FAMILY, "size": 13, "color": "#222222"},
-        height=top + plot_height + bottom,
-        margin={"l": 20, "r": 20, "t": top, "b": bottom},
-        hoverlabel={"align": "left"},
-    )
-    figure.update_yaxes(automargin=True)
-    figure.update_xaxes(automargin=True)
+        "font": {"family": FONT_FAMILY, "size": 13, "color": "#222222"},
+        "height": top + plot_height + bottom,
+        "margin": {"l": 20, "r": 20, "t": top, "b": bottom},
+        "hoverlabel": {"align": "left"},
+        **{axis: {"automargin": True} for axis in axes},
+    }
+
+
+def merged(*layouts: Mapping[str, object]) -> dict[str, object]:
+    """The layouts combined as successive `update_layout` calls would combine them: a later value
+    replaces an earlier one, except that nested dicts (an axis, a font) are merged key by key.
+    No argument is changed."""
+    combined: dict[str, object] = {}
+    for layout in layouts:
+        for key, value in layout.items():
+            earlier = combined.get(key)
+            if isinstance(earlier, Mapping) and isinstance(value, Mapping):
+                combined[key] = merged(earlier, value)
+            else:
+                combined[key] = value
+    return combined
 
 
 def latest_wave(indicators: pd.DataFrame) -> str:
