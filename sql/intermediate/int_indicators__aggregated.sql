@@ -66,7 +66,7 @@ facet_scores as (
         scores.band_id,
         scores.score
     from facets
-    inner join scores on scores.response_key = facets.response_key
+    inner join scores on scores.response_row = facets.response_row
     where
         facets.facet_kind = 'group'
         or scores.indicator in (select exposure_indicators.indicator from exposure_indicators)

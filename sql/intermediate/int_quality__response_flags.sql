@@ -1,5 +1,6 @@
--- One row per response in the warehouse (key: response_key): its careless-responding flags, and
--- whether they exclude it from scoring. Flags (the names the `exclude` setting lists):
+-- One row per response in the warehouse (key: response_key, or response_row: its rowid in
+-- raw_responses, the key the answers carry, valid within one build): its careless-responding
+-- flags, and whether they exclude it from scoring. Flags (the names the `exclude` setting lists):
 -- * too_fast: fewer than min_seconds_per_item seconds per answered item (duration / answers);
 -- * straight_lined: one answer to every item of an instrument of at least straight_line_min_items
 --   items that share one answer scale (ProQOL, CBI; the six BRS items are too few: a neutral
@@ -16,7 +17,10 @@
 -- excluded responses out by reading this one (the model runner orders models by the names they
 -- mention: this file must not name it).
 with responses as (
-    select * from raw_responses
+    select
+        rowid as response_row,
+        *
+    from raw_responses
 ),
 
 -- Not materialized: it is read four times, and a materialized copy of every answer cost gigabytes
@@ -87,7 +91,7 @@ response_answers as (
     -- compared as a hash of its (item, answer) pairs, which needs no ordering; only responses
     -- whose hash is shared are compared in full (see duplicates).
     select
-        answers.response_key,
+        answers.response_row,
         count(*) as items_answered,
         bit_xor(hash(answers.item_id || '=' || answers.answer_code)) as answer_set_hash,
         list_sort(
@@ -97,7 +101,7 @@ response_answers as (
         ) as matrix_answers
     from answers
     left join matrix_items on matrix_items.item_id = answers.item_id
-    group by answers.response_key
+    group by answers.response_row
 ),
 
 run_starts as (
@@ -119,7 +123,7 @@ run_starts as (
 longest_runs as (
     -- Each run lasts until the next one starts (past the last start, the index is null).
     select
-        run_starts.response_key,
+        run_starts.response_row,
         run_starts.items_answered,
         run_starts.answer_set_hash,
         list_max(
@@ -137,12 +141,12 @@ longest_runs as (
 straight_lined_instruments as (
     -- One answer to every item of the instrument.
     select
-        answers.response_key,
+        answers.response_row,
         matrix_items.instrument_id
     from answers
     inner join matrix_items on matrix_items.item_id = answers.item_id
     where matrix_items.item_count >= getvariable('straight_line_min_items')
-    group by answers.response_key, matrix_items.instrument_id, matrix_items.item_count
+    group by answers.response_row, matrix_items.instrument_id, matrix_items.item_count
     having
         count(*) = matrix_items.item_count
         and min(answers.answer_code) = max(answers.answer_code)
@@ -150,10 +154,10 @@ straight_lined_instruments as (
 
 straight_lined as (
     select
-        straight_lined_instruments.response_key,
+        straight_lined_instruments.response_row,
         list_sort(list(straight_lined_instruments.instrument_id)) as straight_lined_instruments
     from straight_lined_instruments
-    group by straight_lined_instruments.response_key
+    group by straight_lined_instruments.response_row
 ),
 
 reversed_scales as (
@@ -165,7 +169,7 @@ reversed_scales as (
 
 reversed_scale_answers as (
     select
-        answers.response_key,
+        answers.response_row,
         scale_items.indicator,
         scale_items.is_reversed,
         answers.answer_value,
@@ -179,10 +183,10 @@ reversed_scale_answers as (
 
 inconsistent_scales as (
     select
-        reversed_scale_answers.response_key,
+        reversed_scale_answers.response_row,
         reversed_scale_answers.indicator
     from reversed_scale_answers
-    group by reversed_scale_answers.response_key, reversed_scale_answers.indicator
+    group by reversed_scale_answers.response_row, reversed_scale_answers.indicator
     having
         min(reversed_scale_answers.answer_value) = max(reversed_scale_answers.answer_value)
         and (
@@ -195,15 +199,16 @@ inconsistent_scales as (
 
 inconsistent as (
     select
-        inconsistent_scales.response_key,
+        inconsistent_scales.response_row,
         list_sort(list(inconsistent_scales.indicator)) as inconsistent_scales
     from inconsistent_scales
-    group by inconsistent_scales.response_key
+    group by inconsistent_scales.response_row
 ),
 
 paced as (
     select
         responses.response_key,
+        responses.response_row,
         responses.team as team_id,
         responses.wave,
         coalesce(longest_runs.items_answered, 0) as items_answered,
@@ -212,8 +217,8 @@ paced as (
         coalesce(longest_runs.longest_identical_run, 0) as longest_identical_run,
         coalesce(straight_lined.straight_lined_instruments, []) as straight_lined_instruments
     from responses
-    left join longest_runs on longest_runs.response_key = responses.response_key
-    left join straight_lined on straight_lined.response_key = responses.response_key
+    left join longest_runs on longest_runs.response_row = responses.response_row
+    left join straight_lined on straight_lined.response_row = responses.response_row
 ),
 
 duplicate_candidates as (
@@ -227,17 +232,17 @@ duplicate_candidates as (
 
 candidate_patterns as (
     select
-        answers.response_key,
+        answers.response_row,
         string_agg(answers.item_id || '=' || answers.answer_code, ',' order by answers.item_id)
             as answer_pattern
     from answers
-    semi join duplicate_candidates on duplicate_candidates.response_key = answers.response_key
-    group by answers.response_key
+    semi join duplicate_candidates on duplicate_candidates.response_row = answers.response_row
+    group by answers.response_row
 ),
 
 duplicates as (
     select
-        duplicate_candidates.response_key,
+        duplicate_candidates.response_row,
         count(*) over (
             partition by
                 duplicate_candidates.team_id,
@@ -246,12 +251,13 @@ duplicates as (
         ) - 1 as same_answers_in_team_wave
     from duplicate_candidates
     inner join candidate_patterns
-        on candidate_patterns.response_key = duplicate_candidates.response_key
+        on candidate_patterns.response_row = duplicate_candidates.response_row
 ),
 
 measured as (
     select
         paced.response_key,
+        paced.response_row,
         paced.team_id,
         paced.wave,
         paced.items_answered,
@@ -261,8 +267,8 @@ measured as (
         coalesce(inconsistent.inconsistent_scales, []) as inconsistent_scales,
         coalesce(duplicates.same_answers_in_team_wave, 0) as same_answers_in_team_wave
     from paced
-    left join inconsistent on inconsistent.response_key = paced.response_key
-    left join duplicates on duplicates.response_key = paced.response_key
+    left join inconsistent on inconsistent.response_row = paced.response_row
+    left join duplicates on duplicates.response_row = paced.response_row
 ),
 
 flagged as (

@@ -1,4 +1,4 @@
--- One row per response per facet it is reported under besides its team (key: response_key,
+-- One row per response per facet it is reported under besides its team (key: response_row,
 -- facet_kind, facet): the group its answer to a `group_by` item puts it in (facet_kind 'group',
 -- e.g. facet 'role', facet_level 'Nurse'), and its band on each exposure item (facet_kind
 -- 'exposure', facet the item id, facet_level the band id). An unanswered item, or an answer in no
@@ -46,7 +46,7 @@ facet_codes as (
 
 final as (
     select
-        answers.response_key,
+        answers.response_row,
         responses.wave,
         responses.team_id,
         facet_codes.facet_kind,
@@ -56,7 +56,7 @@ final as (
     inner join facet_codes
         on facet_codes.item_id = answers.item_id
         and facet_codes.code = answers.answer_code
-    inner join responses on responses.response_key = answers.response_key
+    inner join responses on responses.response_row = answers.response_row
 )
 
 select * from final

@@ -22,7 +22,7 @@ scale_items as (
 
 complete_cases as (
     select
-        scores.response_key,
+        scores.response_row,
         scores.wave,
         scores.indicator,
         scales.item_count,
@@ -53,7 +53,7 @@ totals as (
 
 scale_answers as (
     select
-        answers.response_key,
+        answers.response_row,
         scale_items.indicator,
         scale_items.item_id,
         scale_items.score_weight,
@@ -78,7 +78,7 @@ item_sums as (
         ) as value_square_sum
     from scale_answers
     inner join complete_cases
-        on complete_cases.response_key = scale_answers.response_key
+        on complete_cases.response_row = scale_answers.response_row
         and complete_cases.indicator = scale_answers.indicator
     group by complete_cases.wave, complete_cases.indicator, scale_answers.item_id
 ),

@@ -1,4 +1,5 @@
--- One row per response per scale (key: response_key, indicator): items answered and the score.
+-- One row per response per scale (key: response_key, indicator; or response_row, indicator, as in
+-- stg_survey__responses): items answered and the score.
 -- Each answer counts as score_offset + score_weight x its value (seed_scale_items): reversed items
 -- are mirrored within the item's value range (6 - x on a 1-5 scale, 100 - x on 0-100), and on a
 -- 0-100 scale every item is rescaled so that its lowest value counts 0 and its highest 100. A scale
@@ -23,7 +24,7 @@ scale_items as (
 
 scored_answers as (
     select
-        answers.response_key,
+        answers.response_row,
         scale_items.indicator,
         scale_items.score_offset + scale_items.score_weight * answers.answer_value as scored_value
     from answers
@@ -32,17 +33,18 @@ scored_answers as (
 
 answered as (
     select
-        scored_answers.response_key,
+        scored_answers.response_row,
         scored_answers.indicator,
         count(*) as items_answered,
         avg(scored_answers.scored_value) as mean_value
     from scored_answers
-    group by scored_answers.response_key, scored_answers.indicator
+    group by scored_answers.response_row, scored_answers.indicator
 ),
 
 final as (
     select
         responses.response_key,
+        responses.response_row,
         responses.team_id,
         responses.wave,
         scales.instrument_id,
@@ -59,7 +61,7 @@ final as (
     from responses
     cross join scales
     left join answered
-        on answered.response_key = responses.response_key
+        on answered.response_row = responses.response_row
         and answered.indicator = scales.indicator
 )
 

@@ -1,23 +1,29 @@
--- One row per response per answered item (key: response_key, item_id), with the answer's code and
--- its scoring value from the instrument definition.
+-- One row per response per answered item (key: response_row, item_id), with the answer's code and
+-- its scoring value from the instrument definition. response_row is the response's rowid in
+-- raw_responses, which the staging model of responses carries too: it joins answers to responses
+-- within one build, where a 64-character response_key on each of tens of millions of answers made
+-- every later model slow.
 with item_columns as (
-    select * exclude (
-        file_sha256,
-        source_row,
-        team,
-        wave,
-        recorded_date,
-        progress,
-        duration_seconds,
-        finished,
-        run_id
-    )
+    select
+        rowid as response_row,
+        * exclude (
+            response_key,
+            file_sha256,
+            source_row,
+            team,
+            wave,
+            recorded_date,
+            progress,
+            duration_seconds,
+            finished,
+            run_id
+        )
     from raw_responses
 ),
 
 answers as (
     unpivot item_columns
-    on columns(* exclude (response_key))
+    on columns(* exclude (response_row))
     into name item_id value answer_code
 ),
 
@@ -27,7 +33,7 @@ options as (
 
 final as (
     select
-        answers.response_key,
+        answers.response_row,
         answers.item_id,
         options.code as answer_code,
         options.value as answer_value

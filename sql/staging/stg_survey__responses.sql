@@ -1,8 +1,12 @@
--- One row per response that is scored (key: response_key), without the answers. Responses that
--- the configured careless-responding rules exclude stay in the warehouse with their reasons
--- (int_quality__response_flags) and are left out here, so no score or indicator counts them.
+-- One row per response that is scored (key: response_key; response_row, its row number in
+-- raw_responses, is the key the answers carry, valid within one build), without the answers.
+-- Responses that the configured careless-responding rules exclude stay in the warehouse with their
+-- reasons (int_quality__response_flags) and are left out here, so no score or indicator counts them.
 with responses as (
-    select * from raw_responses
+    select
+        rowid as response_row,
+        *
+    from raw_responses
 ),
 
 excluded as (
@@ -12,6 +16,7 @@ excluded as (
 final as (
     select
         responses.response_key,
+        responses.response_row,
         responses.team as team_id,
         responses.wave,
         responses.recorded_date,
@@ -19,7 +24,7 @@ final as (
         responses.duration_seconds,
         responses.finished
     from responses
-    anti join excluded on excluded.response_key = responses.response_key
+    anti join excluded on excluded.response_row = responses.response_row
 )
 
 select * from final
