@@ -86,17 +86,20 @@ matrix_items as (
 ),
 
 response_answers as (
-    -- One pass over the long answers for what is measured per response (the matrix answers sorted
-    -- after collecting them: an ordered list aggregate held far more memory). The answer pattern is
-    -- compared as a hash of its (item, answer) pairs, which needs no ordering; only responses
-    -- whose hash is shared are compared in full (see duplicates).
+    -- One pass over the long answers for what is measured per response. The matrix answers are
+    -- collected as one number each, sequence x 2^32 + the answer code shifted to be non-negative,
+    -- and sorted after collecting: a list of structs, or an ordered list aggregate, cost twice the
+    -- time and far more memory. The answer pattern is compared as a hash of its (item, answer)
+    -- pairs, which needs no ordering; only responses whose hash is shared are compared in full
+    -- (see duplicates).
     select
         answers.response_row,
         count(*) as items_answered,
         bit_xor(hash(answers.item_id || '=' || answers.answer_code)) as answer_set_hash,
         list_sort(
             list(
-                struct_pack(sequence := matrix_items.sequence, answer_code := answers.answer_code)
+                matrix_items.sequence * 4294967296
+                + (cast(answers.answer_code as bigint) + 2147483648)
             ) filter (where matrix_items.item_id is not null)
         ) as matrix_answers
     from answers
@@ -106,16 +109,17 @@ response_answers as (
 
 run_starts as (
     -- A run of identical answers starts at a new instrument, after a skipped item, or where the
-    -- answer changes.
+    -- answer changes: where the sequence (the number // 2^32) does not follow on, or the code
+    -- (the number % 2^32) differs.
     select
         response_answers.*,
         list_filter(
             range(1, len(response_answers.matrix_answers) + 1),
             lambda answer_index: answer_index = 1
-            or response_answers.matrix_answers[answer_index - 1].sequence
-            <> response_answers.matrix_answers[answer_index].sequence - 1
-            or response_answers.matrix_answers[answer_index - 1].answer_code
-            <> response_answers.matrix_answers[answer_index].answer_code
+            or response_answers.matrix_answers[answer_index - 1] // 4294967296
+            <> response_answers.matrix_answers[answer_index] // 4294967296 - 1
+            or response_answers.matrix_answers[answer_index - 1] % 4294967296
+            <> response_answers.matrix_answers[answer_index] % 4294967296
         ) as run_starts
     from response_answers
 ),

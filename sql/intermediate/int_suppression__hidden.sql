@@ -12,10 +12,10 @@
 --   the shown groups gives away fewer than k people's numbers (the hidden groups', or those in
 --   none of the groups, such as respondents who left the role question blank). This also covers
 --   overlapping cuts: a shown group inside a shown container that differs from it by 1 to k - 1
---   people is hidden. In the first 8 passes a violating set hides its smallest shown group (ties by group id), which hides as few people as it can; in
---   any later pass it hides every group of the set, which ends the search quickly: each newly
---   hidden group was shown, so it had at least k respondents, and every other set's hidden part
---   grows by at least k and stays valid.
+--   people is hidden. In the first 8 passes a violating set hides its smallest shown group (ties
+--   by group id), which hides as few people as it can; in any later pass it hides every group of
+--   the set, which ends the search quickly: each newly hidden group was shown, so it had at least
+--   k respondents, and every other set's hidden part grows by at least k and stays valid.
 -- A violating set always has a shown group to hide (a shown container has at least k people), so
 -- at the fixed point no set violates. k is getvariable('min_group_size'); the runner sets
 -- getvariable('fixed_point_pass') to the pass being built, from 1.

@@ -1,7 +1,8 @@
 -- One row per response that is scored (key: response_key; response_row, its row number in
 -- raw_responses, is the key the answers carry, valid within one build), without the answers.
--- Responses that the configured careless-responding rules exclude stay in the warehouse with their
--- reasons (int_quality__response_flags) and are left out here, so no score or indicator counts them.
+-- Responses that the configured careless-responding rules exclude stay in the warehouse with
+-- their reasons (int_quality__response_flags) and are left out here, so no score or indicator
+-- counts them.
 with responses as (
     select
         rowid as response_row,
