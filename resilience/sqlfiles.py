@@ -1,6 +1,8 @@
 """The SQL in `sql/`: plain model files run in layer order, and a few templates rendered per file.
 
-Models are plain `select` statements; the runner wraps each in `create or replace table <name> as`.
+Models are plain `select` statements; the runner wraps each in `create or replace table <name> as`,
+or, for a model whose header holds the line `-- materialized: view`, in `create or replace view`:
+for models that are far cheaper to compute where they are read than to store.
 A model with a start model beside it (`<name>__start`) is built to a fixed point: its table starts
 as the start model's rows, and its select, which reads its own table, runs again on its result, with
 `getvariable('fixed_point_pass')` set to 1, 2, ..., until the result stops changing.
@@ -15,6 +17,7 @@ import re
 from collections.abc import Mapping
 from graphlib import TopologicalSorter
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 import jinja2
@@ -24,6 +27,7 @@ MODEL_LAYERS = ("staging", "intermediate", "marts")
 FIXED_POINT_START_SUFFIX = "__start"
 # A fixed-point model that has not settled after this many passes has a rule that never settles.
 MAX_FIXED_POINT_PASSES = 100
+VIEW_DIRECTIVE = "-- materialized: view"
 
 
 def quote_identifier(name: str) -> str:
@@ -68,12 +72,25 @@ def set_variables(con: duckdb.DuckDBPyConnection, variables: Mapping[str, object
 
 def model_description(path: Path) -> str:
     """The comment block at the top of a model file: what it holds, its grain and key."""
+    lines = [
+        line.removeprefix("--").strip()
+        for line in _header_lines(path.read_text(encoding="utf-8"))
+        if line != VIEW_DIRECTIVE
+    ]
+    return " ".join(lines).removeprefix("Published.").strip()
+
+
+def _header_lines(model_sql: str) -> list[str]:
     lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in model_sql.splitlines():
         if not line.startswith("--"):
             break
-        lines.append(line.removeprefix("--").strip())
-    return " ".join(lines).removeprefix("Published.").strip()
+        lines.append(line)
+    return lines
+
+
+def is_view_model(model_sql: str) -> bool:
+    return VIEW_DIRECTIVE in _header_lines(model_sql)
 
 
 def models_in_build_order(layers: tuple[str, ...] = MODEL_LAYERS) -> list[Path]:
@@ -129,6 +146,22 @@ def run_models(con: duckdb.DuckDBPyConnection, layers: tuple[str, ...] = MODEL_L
         if path.stem + FIXED_POINT_START_SUFFIX in names:
             build_to_fixed_point(con, path.stem, select)
         else:
-            con.execute(f"create or replace table {quote_identifier(path.stem)} as {select}")
+            create_or_replace(con, path.stem, "view" if is_view_model(select) else "table", select)
         built.append(path.stem)
     return built
+
+
+def create_or_replace(
+    con: duckdb.DuckDBPyConnection, name: str, kind: Literal["table", "view"], select: str
+) -> None:
+    """Create `name` as a table or view of `select`, replacing what has that name, also where a
+    model changed from one kind to the other (DuckDB replaces only an object of the same kind)."""
+    [(existing_kind,)] = con.execute(
+        "select coalesce(any_value(table_type), 'none') from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = current_schema() "
+        "and table_name = ?",
+        [name],
+    ).fetchall()
+    if existing_kind == ("BASE TABLE" if kind == "view" else "VIEW"):
+        con.execute(f"drop {'table' if kind == 'view' else 'view'} {quote_identifier(name)}")
+    con.execute(f"create or replace {kind} {quote_identifier(name)} as {select}")

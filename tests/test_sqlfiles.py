@@ -7,7 +7,11 @@ import pytest
 
 from resilience.sqlfiles import (
     MAX_FIXED_POINT_PASSES,
+    VIEW_DIRECTIVE,
     build_to_fixed_point,
+    create_or_replace,
+    model_description,
+    model_paths,
     models_in_build_order,
 )
 
@@ -65,3 +69,40 @@ def test_fixed_point_model_is_built_after_its_start_and_before_its_readers() -> 
     assert order.index("int_suppression__hidden__start") < hidden
     assert order.index("int_suppression__containment") < hidden
     assert hidden < order.index("int_indicators__suppressed")
+
+
+def _object_kinds(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(
+        con.execute("select table_name, table_type from information_schema.tables").fetchall()
+    )
+
+
+def test_a_model_changes_between_table_and_view_in_an_existing_warehouse() -> None:
+    with duckdb.connect() as con:
+        con.execute("create table scores as select 1 as score")
+        create_or_replace(con, "doubled", "table", "select score * 2 as score from scores")
+        assert _object_kinds(con)["doubled"] == "BASE TABLE"
+
+        create_or_replace(con, "doubled", "view", "select score * 2 as score from scores")
+        con.execute("insert into scores values (5)")
+        assert _object_kinds(con)["doubled"] == "VIEW"
+        # A view is computed where it is read: it sees the row added after it was made.
+        assert sorted(con.execute("select score from doubled").fetchall()) == [(2,), (10,)]
+
+        create_or_replace(con, "doubled", "table", "select score * 2 as score from scores")
+        con.execute("insert into scores values (7)")
+        assert _object_kinds(con)["doubled"] == "BASE TABLE"
+        assert sorted(con.execute("select score from doubled").fetchall()) == [(2,), (10,)]
+
+
+def test_view_models_are_marked_in_their_header_and_the_mark_is_not_their_description() -> None:
+    views = [
+        path
+        for layer in ("staging", "intermediate", "marts")
+        for path in model_paths(layer)
+        if VIEW_DIRECTIVE in path.read_text(encoding="utf-8").splitlines()
+    ]
+    assert "int_scale_scores__banded" in [path.stem for path in views]
+    for view in views:
+        assert "materialized" not in model_description(view)
+        assert model_description(view)
