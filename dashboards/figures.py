@@ -1,4 +1,5 @@
-"""Figure builders for the dashboards: published tables in, plotly Figures out, no I/O.
+"""Figure builders for the dashboards: published tables in, figure specs out (`FigureSpec`, the
+dicts plotly.js draws, as a validated plotly Figure gives them), no I/O.
 
 Every builder reads only the `PublishedTables` it is given and follows the rules in
 `dashboards.plotting`: suppressed rows carry no number, and data text is escaped for plotly.
@@ -13,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboards.model import (
@@ -36,6 +36,7 @@ from dashboards.plotting import (
     UNCLEAR_CHANGE_COLOUR,
     WORSE_COLOUR,
     Action,
+    FigureSpec,
     Reading,
     Readings,
     action_position,
@@ -43,6 +44,7 @@ from dashboards.plotting import (
     clear_change,
     colour_level,
     count,
+    figure_spec,
     flag,
     interval,
     intervals_overlap,
@@ -85,7 +87,7 @@ ACTION_MARKER = {"symbol": "star", "size": 14, "line": {"color": "#ffffff", "wid
 # --- the organization --------------------------------------------------------------------------
 
 
-def organization_headline(tables: PublishedTables, min_group_size: int) -> go.Figure:
+def organization_headline(tables: PublishedTables, min_group_size: int) -> FigureSpec:
     """The organization's mean indicators in the latest wave, with intervals and change."""
     org = tables.org_indicators
     wave = latest_wave(org)
@@ -167,7 +169,7 @@ def organization_headline(tables: PublishedTables, min_group_size: int) -> go.Fi
             plot_height=200 * max(rows, 1),
         ),
     )
-    return go.Figure(data=cards, layout=layout)
+    return figure_spec(cards, layout)
 
 
 # --- all teams ---------------------------------------------------------------------------------
@@ -175,7 +177,7 @@ def organization_headline(tables: PublishedTables, min_group_size: int) -> go.Fi
 
 def team_heatmap(
     tables: PublishedTables, min_group_size: int, team_pages: Mapping[str, str] | None = None
-) -> go.Figure:
+) -> FigureSpec:
     """Teams (rows, grouped by service line) by mean indicators (columns) in the latest wave,
     coloured by band.
 
@@ -211,7 +213,7 @@ def team_heatmap(
     )
 
 
-def group_heatmap(tables: PublishedTables, min_group_size: int) -> go.Figure:
+def group_heatmap(tables: PublishedTables, min_group_size: int) -> FigureSpec:
     """The cuts between team and organization (service lines, units, roles ...) by mean
     indicators in the latest wave, coloured by band; each cut is published on its own."""
     if tables.group_indicators is None:
@@ -268,7 +270,7 @@ def _band_heatmap(
     *,
     noun: str,
     note: str,
-) -> go.Figure:
+) -> FigureSpec:
     """Rows by mean indicators, each cell coloured by its band level, under a title that names
     the rows (`noun`: "team", "group") with the most scores in their least favourable band."""
     present = set(latest["indicator"])
@@ -361,7 +363,7 @@ def _band_heatmap(
             room_above_plot=_column_label_room(column_labels),
         ),
     )
-    return go.Figure(data=[heatmap], layout=layout)
+    return figure_spec([heatmap], layout)
 
 
 def _row_height(rows: list[_HeatmapRow]) -> int:
@@ -379,7 +381,7 @@ def _group_kind_name(kind: str) -> str:
 
 def team_trends(
     tables: PublishedTables, min_group_size: int, indicator: str = DEFAULT_TREND_INDICATOR
-) -> go.Figure:
+) -> FigureSpec:
     """One line per team across waves for a mean indicator, with the organization for reference
     and each team's actions from the action log marked between the waves."""
     mean = tables.mean_indicator(indicator)
@@ -481,12 +483,12 @@ def team_trends(
             plot_height=400,
         ),
     )
-    return go.Figure(data=traces, layout=layout)
+    return figure_spec(traces, layout)
 
 
 def band_shares(
     tables: PublishedTables, min_group_size: int, team_id: str | None = None
-) -> go.Figure:
+) -> FigureSpec:
     """The share of respondents in each band of every scale.
 
     Without `team_id`: the organization in the latest two waves. With it: that team beside the
@@ -619,10 +621,10 @@ def band_shares(
             plot_height=34 * max(len(group_labels), 2),
         ),
     )
-    return go.Figure(data=bars, layout=layout)
+    return figure_spec(bars, layout)
 
 
-def exposure_effects(tables: PublishedTables, min_group_size: int) -> go.Figure:
+def exposure_effects(tables: PublishedTables, min_group_size: int) -> FigureSpec:
     """The organization's mean scores by exposure band (client aggression, stimulant caseload,
     supervision ...) in the latest wave: one row of panels per scale, one column per exposure."""
     if tables.exposure_effects is None:
@@ -737,10 +739,10 @@ def exposure_effects(tables: PublishedTables, min_group_size: int) -> go.Figure:
             axes=_axis_keys(grid),
         ),
     )
-    return go.Figure(data=traces, layout=layout)
+    return figure_spec(traces, layout)
 
 
-def response_rates(tables: PublishedTables) -> go.Figure:
+def response_rates(tables: PublishedTables) -> FigureSpec:
     """Each team's response rate in the latest wave, lowest first, low participation flagged."""
     if tables.response_rates is None:
         raise ValueError("no response_rates table is published")
@@ -820,10 +822,10 @@ def response_rates(tables: PublishedTables) -> go.Figure:
             plot_height=24 * max(len(drawn), 4),
         ),
     )
-    return go.Figure(data=[bars], layout=layout)
+    return figure_spec([bars], layout)
 
 
-def instrument_reliability(tables: PublishedTables) -> go.Figure:
+def instrument_reliability(tables: PublishedTables) -> FigureSpec:
     """Cronbach's alpha of each scale in each wave; flagged scales drawn in orange."""
     if tables.instrument_reliability is None:
         raise ValueError("no instrument_reliability table is published")
@@ -914,7 +916,7 @@ def instrument_reliability(tables: PublishedTables) -> go.Figure:
             plot_height=34 * max(len(measured), 4),
         ),
     )
-    return go.Figure(data=traces, layout=layout)
+    return figure_spec(traces, layout)
 
 
 # --- one team ----------------------------------------------------------------------------------
@@ -922,7 +924,7 @@ def instrument_reliability(tables: PublishedTables) -> go.Figure:
 
 def team_versus_organization(
     tables: PublishedTables, min_group_size: int, team_id: str
-) -> go.Figure:
+) -> FigureSpec:
     """One team's mean scores beside the organization's in the latest wave, one row per scale,
     over the scale's bands."""
     wave = tables.latest_wave()
@@ -1048,10 +1050,10 @@ def team_versus_organization(
             axes=_axis_keys(grid),
         ),
     )
-    return go.Figure(data=traces, layout=layout)
+    return figure_spec(traces, layout)
 
 
-def team_trend_panels(tables: PublishedTables, min_group_size: int, team_id: str) -> go.Figure:
+def team_trend_panels(tables: PublishedTables, min_group_size: int, team_id: str) -> FigureSpec:
     """One team across the waves on every scale, beside the organization, with its actions."""
     team = plotly_text(tables.team_display_names()[team_id])
     indicators = tables.team_indicators
@@ -1124,7 +1126,7 @@ def team_trend_panels(tables: PublishedTables, min_group_size: int, team_id: str
         ),
         {"legend": {"orientation": "h", "y": -0.08, "yanchor": "top"}},
     )
-    return go.Figure(data=traces, layout=layout)
+    return figure_spec(traces, layout)
 
 
 @functools.lru_cache(maxsize=32)
@@ -1146,7 +1148,7 @@ def _subplot_grid_template(
         vertical_spacing=vertical_spacing,
         horizontal_spacing=horizontal_spacing,
     ).layout.to_plotly_json()
-    # The figure that takes this layout gets the default template itself.
+    # `figure_spec` puts the template in the whole figure's layout.
     del layout["template"]
     return layout
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 INDICATOR_COLUMNS = ("wave", "indicator", "n", "value", "ci_low", "ci_high", "suppressed")
@@ -109,6 +110,10 @@ TEAMLESS_TABLES = frozenset(
         "instrument_reliability",
     }
 )
+
+# What `PublishedTables` works out from the teamless tables alone: a team's tables take it over.
+TEAMLESS_CACHES = ("_mean_indicators", "_share_indicators_by_scale", "_indicator_names")
+NO_ROWS = np.empty(0, dtype=np.intp)
 
 
 @dataclass(frozen=True)
@@ -237,20 +242,46 @@ class PublishedTables:
         for name, frame in self.frames():
             if name in TEAMLESS_TABLES:
                 kept[name] = frame
-            elif "team_id" in frame.columns:
-                # A null team_id is the organization's (an organization-wide action).
+            else:
+                by_team, organization = self._team_row_positions[name]
+                own = by_team.get(team_id, NO_ROWS)
+                kept[name] = frame.take(np.union1d(own, organization))
+        team = PublishedTables(**kept)
+        # Worked out from tables the team gets unchanged: shared, not worked out again per team.
+        for name in TEAMLESS_CACHES:
+            team.__dict__[name] = getattr(self, name)
+        return team
+
+    @functools.cached_property
+    def _team_row_positions(self) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
+        """For every table that names teams: the positions of each team's own rows, and of the
+        organization's rows, which every team may see. Found once, for `for_team` to be asked
+        for every team in turn."""
+        positions = {}
+        for name, frame in self.frames():
+            if name in TEAMLESS_TABLES:
+                continue
+            if "team_id" in frame.columns:
                 team_ids = frame["team_id"].astype("string")
-                kept[name] = frame[(team_ids == team_id).fillna(False) | team_ids.isna()]
+                # A null team_id is the organization's (an organization-wide action).
+                organization = team_ids.isna()
             elif set(GROUP_COLUMNS) <= set(frame.columns):
                 group_types = frame["group_type"].astype("string")
-                own = (group_types == TEAM_GROUP) & (frame["group_id"].astype("string") == team_id)
-                kept[name] = frame[(own | (group_types == ORGANIZATION_GROUP)).fillna(False)]
+                is_team = (group_types == TEAM_GROUP).fillna(False)
+                team_ids = frame["group_id"].astype("string").where(is_team)
+                organization = (group_types == ORGANIZATION_GROUP).fillna(False)
             else:
                 raise ValueError(f"{name} names no team: cannot tell which rows a team may see")
-        return PublishedTables(**kept)
+            by_team = team_ids.groupby(team_ids, dropna=True, sort=False).indices
+            positions[name] = (by_team, np.flatnonzero(organization.to_numpy(dtype=bool)))
+        return positions
 
     def latest_wave(self) -> str:
         """The latest wave with any team row: the wave the dashboards report on."""
+        return self._latest_wave
+
+    @functools.cached_property
+    def _latest_wave(self) -> str:
         if self.team_indicators.empty:
             raise ValueError("no team indicator rows are published")
         return str(max(self.team_indicators["wave"]))
@@ -314,14 +345,38 @@ class PublishedTables:
 
     def band_share_indicators(self, mean: MeanIndicator) -> list[tuple[Band, str]]:
         """The published share indicators of `mean`'s bands, in band order, with their band."""
-        definitions = self.indicator_definitions
-        shares = definitions[
-            (definitions["kind"] == "share")
-            & (definitions["instrument_id"] == mean.instrument_id)
-            & (definitions["scale_id"] == mean.scale_id)
-        ]
-        share_by_band = dict(zip(shares["band_id"], shares["indicator"], strict=True))
+        share_by_band = self._share_indicators_by_scale.get((mean.instrument_id, mean.scale_id), {})
         return [(band, share_by_band[band.id]) for band in mean.bands if band.id in share_by_band]
+
+    @functools.cached_property
+    def _share_indicators_by_scale(self) -> dict[tuple[str, str], dict[str, str]]:
+        """(instrument id, scale id) -> band id -> the share indicator of that band. Every figure
+        with bands asks for them, scale by scale."""
+        definitions = self.indicator_definitions
+        shares = definitions[definitions["kind"] == "share"]
+        by_scale: dict[tuple[str, str], dict[str, str]] = {}
+        for instrument_id, scale_id, band_id, indicator in zip(
+            shares["instrument_id"],
+            shares["scale_id"],
+            shares["band_id"],
+            shares["indicator"],
+            strict=True,
+        ):
+            by_scale.setdefault((instrument_id, scale_id), {})[band_id] = indicator
+        return by_scale
+
+    def indicator_names(self) -> dict[str, str]:
+        """Indicator id -> the name charts use for it (scale and instrument); an indicator that
+        is no mean goes by its definition's label, or else its scale name."""
+        return dict(self._indicator_names)
+
+    @functools.cached_property
+    def _indicator_names(self) -> dict[str, str]:
+        names = {mean.indicator: mean.name for mean in self.mean_indicators()}
+        for row in self.indicator_definitions.to_dict("records"):
+            label = row.get("label", row["scale_name"])
+            names.setdefault(str(row["indicator"]), "" if pd.isna(label) else str(label))
+        return names
 
     def team_display_names(self) -> dict[str, str]:
         """Team id -> name for people to read; names shared by two teams get their id appended.
@@ -329,6 +384,10 @@ class PublishedTables:
         Charts use the name as the category, so two teams with one name would silently merge.
         Teams missing from `teams` fall back to their id.
         """
+        return dict(self._team_display_names)
+
+    @functools.cached_property
+    def _team_display_names(self) -> dict[str, str]:
         names = {
             str(team_id): str(name)
             for team_id, name in zip(self.teams["team_id"], self.teams["team_name"], strict=True)

@@ -22,7 +22,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pandas as pd
-import plotly.graph_objects as go
 import plotly.io as pio
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
@@ -36,7 +35,7 @@ from dashboards.model import (
     RunFacts,
     shown_rows,
 )
-from dashboards.plotting import flag, iso_day, rate_text
+from dashboards.plotting import FigureSpec, flag, iso_day, rate_text
 
 INDEX_PAGE = "index.html"
 LEADERSHIP_PAGE = "leadership.html"
@@ -51,9 +50,11 @@ document.getElementById('{plot_id}').on('plotly_click', function (event) {
   if (page) { window.location.href = page; }
 });
 """
-# Below this many team pages, starting worker processes (each imports plotly) costs more than the
-# pages take to write one after another.
-PARALLEL_TEAM_PAGES_FROM = 40
+# Below this many team pages, starting worker processes costs more than the pages take to write
+# one after another: a team page takes about 12 ms, a spawned worker 2 s or more to import pandas,
+# plotly and the caller's main module. On 2 cores, 500 pages took 6.2 s in one process and 6.8 s
+# in two workers; 1000 pages 11.2 s and 9.6 s.
+PARALLEL_TEAM_PAGES_FROM = 800
 SAFE_FILE_STEM = re.compile(r"[A-Za-z0-9_-]{1,64}")
 WARNING_RULE_NAMES = {
     "worsened": "worsened beyond chance since the previous wave",
@@ -69,7 +70,7 @@ class Section:
     anchor: str
     heading: str
     explanation: str
-    figure: go.Figure | None = None
+    spec: FigureSpec | None = None
     opens_team_pages: bool = False
 
 
@@ -305,6 +306,7 @@ def _leadership_html(
     sections = leadership_sections(tables, min_group_size, team_pages)
     wave = tables.latest_wave()
     org_waves = tables.org_indicators["wave"]
+    warnings = _warning_rows(tables, team_pages)
     return environment.get_template("leadership.html.j2").render(
         run=run,
         home="",
@@ -312,10 +314,10 @@ def _leadership_html(
         wave=wave,
         previous_wave=max(org_waves[org_waves < wave], default=None),
         sections=_rendered(sections, bundle=PLOTLY_BUNDLE),
-        warnings=_warning_rows(tables, team_pages),
+        warnings=warnings,
         teams=_team_rows(tables, wave, min_group_size, team_pages),
         with_response_rates=tables.response_rates is not None,
-        method=_method(tables),
+        method=_method(tables, warnings),
     )
 
 
@@ -355,6 +357,7 @@ def _team_html(
         )
     wave = tables.latest_wave()
     team = tables.teams[tables.teams["team_id"].astype(str) == team_id].to_dict("records")
+    warnings = _warning_rows(tables, {})
     return environment.get_template("team.html.j2").render(
         run=run,
         home="../",
@@ -366,8 +369,8 @@ def _team_html(
         sections=_rendered(sections, bundle=f"../{PLOTLY_BUNDLE}"),
         actions=_action_rows(tables),
         participation=_participation_rows(tables),
-        warnings=_warning_rows(tables, {}),
-        method=_method(tables),
+        warnings=warnings,
+        method=_method(tables, warnings),
     )
 
 
@@ -406,10 +409,13 @@ def _rendered(sections: list[Section], bundle: str) -> list[tuple[Section, Marku
     loads_plotly = True
     for section in sections:
         figure_html = None
-        if section.figure is not None:
+        if section.spec is not None:
             figure_html = Markup(
                 pio.to_html(
-                    section.figure,
+                    section.spec,
+                    # The spec is already in the validated form (tests check it against
+                    # go.Figure): validating it again would cost most of a team page's time.
+                    validate=False,
                     full_html=False,
                     include_plotlyjs=bundle if loads_plotly else False,
                     config=PLOTLY_CONFIG,
@@ -447,14 +453,15 @@ def _has_organization_means(frame: pd.DataFrame | None, tables: PublishedTables)
     return bool(organization["indicator"].isin(means).any())
 
 
-def _method(tables: PublishedTables) -> dict[str, object]:
-    """What the method section says: credits, bands, and the thresholds behind the marks."""
+def _method(tables: PublishedTables, warnings: list[dict[str, str]]) -> dict[str, object]:
+    """What the method section says: credits, bands, and the thresholds behind the marks (the
+    rules of the page's `warnings`)."""
     instruments = _credited_instruments(tables)
     return {
         "instruments": instruments,
         "caveat_cbi": any(instrument["id"] == "cbi" for instrument in instruments),
         "scales": _scale_rows(tables),
-        "warning_rules": sorted({row["rule"] for row in _warning_rows(tables, {})}),
+        "warning_rules": sorted({row["rule"] for row in warnings}),
         "with_reliability": tables.instrument_reliability is not None,
     }
 
@@ -542,7 +549,7 @@ def _warning_rows(tables: PublishedTables, team_pages: dict[str, str]) -> list[d
         return []
     warnings = tables.early_warnings[tables.early_warnings["wave"] == tables.latest_wave()]
     names = tables.team_display_names()
-    scale_names = _indicator_names(tables)
+    scale_names = tables.indicator_names()
     rows = [
         {
             "team": names.get(str(row["team_id"]), str(row["team_id"])),
@@ -556,21 +563,12 @@ def _warning_rows(tables: PublishedTables, team_pages: dict[str, str]) -> list[d
     return sorted(rows, key=lambda row: (row["team"].casefold(), row["indicator"]))
 
 
-def _indicator_names(tables: PublishedTables) -> dict[str, str]:
-    """Indicator id -> the name charts use for it (scale and instrument)."""
-    names = {mean.indicator: mean.name for mean in tables.mean_indicators()}
-    definitions = tables.indicator_definitions
-    for row in definitions.to_dict("records"):
-        names.setdefault(str(row["indicator"]), _text(row.get("label", row["scale_name"])))
-    return names
-
-
 def _action_rows(tables: PublishedTables) -> list[dict[str, str]]:
     """Each action with who took it and which scores changed beyond chance around it."""
     if tables.actions is None:
         return []
     names = tables.team_display_names()
-    scale_names = _indicator_names(tables)
+    scale_names = tables.indicator_names()
     rows = []
     for _, action in tables.actions.groupby("action_id", sort=False):
         first = action.iloc[0]

@@ -11,6 +11,7 @@ Two rules hold for every figure:
 
 from __future__ import annotations
 
+import functools
 import html
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
@@ -37,10 +38,17 @@ TEAM_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"
 GUIDE_LINE = {"color": "#8a8a8a", "width": 1, "dash": "dot"}
 FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 ORGANIZATION = "Whole organization"
-# Every dashboard figure uses this template. Plotly gives each new figure the default template
-# without validating it; assigning one to every figure validated and copied it each time, about a
-# fifth of the time a team page takes.
+# Every dashboard figure uses this template: `figure_spec` puts it in each figure's layout, as a
+# plotly Figure would, and plotly's own figures (make_subplots, a spec checked by go.Figure) pick
+# it up as their default.
 pio.templates.default = "plotly_white"
+
+# A figure as plotly.js takes it, {"data": [trace, ...], "layout": {...}}, in the form a validated
+# plotly Figure's to_plotly_json() gives: pages write it as it is, without plotly's object layer,
+# which took more than half the time of a team page.
+FigureSpec = dict[str, object]
+# Layout properties holding lists of items the builders may leave empty.
+LAYOUT_ITEM_LISTS = frozenset({"annotations", "shapes"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,14 @@ class Reading:
     change_significant: bool | None = None
 
 
+# Columns a published indicator row may carry beside its estimate, in `Reading`'s order.
+READING_DETAILS = (
+    "shrunk_value",
+    "previous_wave",
+    "change",
+    "change_p_value",
+    "change_significant",
+)
 # A key maps to a reading, or to None when that group was suppressed; absent keys have no row.
 Readings = dict[tuple[str, ...], Reading | None]
 
@@ -75,26 +91,56 @@ class Action:
     wave_before: str | None
 
 
+def figure_spec(data: list[dict[str, object]], layout: Mapping[str, object]) -> FigureSpec:
+    """The figure of these traces and layout as go.Figure(data=data, layout=layout) gives it by
+    to_plotly_json(): with the default template in its layout, and without what validation
+    leaves out (a trace property set to None, an empty list of annotations or shapes).
+
+    The template dict is shared by every figure: it must not be changed."""
+    return {
+        "data": [
+            {key: value for key, value in trace.items() if value is not None} for trace in data
+        ],
+        "layout": {
+            **{
+                key: value for key, value in layout.items() if value or key not in LAYOUT_ITEM_LISTS
+            },
+            "template": _template_json(pio.templates.default),
+        },
+    }
+
+
+@functools.cache
+def _template_json(name: str) -> dict[str, object]:
+    return pio.templates[name].to_plotly_json()
+
+
 def readings(frame: pd.DataFrame, key_columns: tuple[str, ...]) -> Readings:
-    shown = shown_rows(frame)
+    # Column by column: going through the frame a row at a time took a third of a team page.
+    def values(column: str) -> list[object]:
+        # A column the table does not publish reads as unknown in every row.
+        return frame[column].tolist() if column in frame.columns else [None] * len(frame)
+
+    keys = zip(*([str(value) for value in values(column)] for column in key_columns), strict=True)
+    rows = zip(
+        keys,
+        shown_rows(frame).tolist(),
+        *(values(column) for column in ("value", "ci_low", "ci_high", "n", *READING_DETAILS)),
+        strict=True,
+    )
     found: Readings = {}
-    for is_shown, row in zip(shown, frame.to_dict("records"), strict=True):
-        key = tuple(str(row[column]) for column in key_columns)
+    for key, is_shown, value, ci_low, ci_high, n, shrunk, previous, change, p_value, tested in rows:
         found[key] = (
             Reading(
-                value=float(row["value"]),
-                ci_low=optional_float(row["ci_low"]),
-                ci_high=optional_float(row["ci_high"]),
-                n=None if pd.isna(row["n"]) else int(row["n"]),
-                shrunk_value=optional_float(row.get("shrunk_value")),
-                previous_wave=None
-                if pd.isna(row.get("previous_wave"))
-                else str(row["previous_wave"]),
-                change=optional_float(row.get("change")),
-                change_p_value=optional_float(row.get("change_p_value")),
-                change_significant=None
-                if pd.isna(row.get("change_significant"))
-                else bool(row["change_significant"]),
+                value=float(value),
+                ci_low=optional_float(ci_low),
+                ci_high=optional_float(ci_high),
+                n=None if pd.isna(n) else int(n),
+                shrunk_value=optional_float(shrunk),
+                previous_wave=None if pd.isna(previous) else str(previous),
+                change=optional_float(change),
+                change_p_value=optional_float(p_value),
+                change_significant=None if pd.isna(tested) else bool(tested),
             )
             if is_shown
             else None

@@ -30,18 +30,16 @@ def export_leadership_pngs(analytics_file: Path, out_dir: Path, min_group_size: 
     if not analytics_file.is_file():
         raise FileNotFoundError(f"no published analytics file at {analytics_file}: run first")
     tables = read_published_tables(analytics_file)
-    sections = [
-        section for section in leadership_sections(tables, min_group_size) if section.figure
-    ]
+    sections = [section for section in leadership_sections(tables, min_group_size) if section.spec]
     out_dir.mkdir(parents=True, exist_ok=True)
     renders = [
         {
-            "fig": section.figure,
+            "fig": section.spec,
             "path": out_dir / f"{position:02d}-{section.anchor}.png",
             "opts": {
                 "format": "png",
                 "width": PNG_WIDTH,
-                "height": section.figure.layout.height,
+                "height": section.spec["layout"]["height"],
                 "scale": PNG_SCALE,
             },
         }

@@ -24,7 +24,7 @@ from dashboards.figures import (
     team_versus_organization,
 )
 from dashboards.model import PublishedTables, RunFacts
-from dashboards.plotting import ORGANIZATION
+from dashboards.plotting import ORGANIZATION, FigureSpec
 
 MIN_GROUP_SIZE = 5
 WAVES = ("2025-01", "2025-03", "2025-05")
@@ -469,6 +469,12 @@ def tables() -> PublishedTables:
     return make_published_tables()
 
 
+def built(spec: FigureSpec) -> go.Figure:
+    """The spec as a plotly Figure: validated, so that a property plotly does not know fails the
+    test (pages write specs without validating them)."""
+    return go.Figure(spec)
+
+
 def _cell(figure: go.Figure, team_label: str, column_label: str) -> dict[str, object]:
     heatmap = figure.data[0]
     row = list(heatmap.y[1]).index(team_label)
@@ -533,7 +539,7 @@ def _with_published_change(
 
 
 def test_heatmap_groups_teams_by_service_line_in_the_latest_wave(tables):
-    figure = team_heatmap(tables, MIN_GROUP_SIZE)
+    figure = built(team_heatmap(tables, MIN_GROUP_SIZE))
 
     assert len(figure.data) == 1
     heatmap = figure.data[0]
@@ -572,7 +578,7 @@ def test_heatmap_groups_teams_by_service_line_in_the_latest_wave(tables):
     ],
 )
 def test_heatmap_colours_cells_by_band_oriented_by_risk(tables, team, column, level, text):
-    cell = _cell(team_heatmap(tables, MIN_GROUP_SIZE), team, column)
+    cell = _cell(built(team_heatmap(tables, MIN_GROUP_SIZE)), team, column)
 
     assert cell["z"] == level
     assert cell["text"] == text
@@ -580,7 +586,7 @@ def test_heatmap_colours_cells_by_band_oriented_by_risk(tables, team, column, le
 
 def test_heatmap_hover_names_team_indicator_value_interval_and_n(tables):
     cell = _cell(
-        team_heatmap(tables, MIN_GROUP_SIZE),
+        built(team_heatmap(tables, MIN_GROUP_SIZE)),
         "Mobile outreach East",
         "Secondary traumatic stress (ProQOL 5)",
     )
@@ -603,7 +609,7 @@ def test_heatmap_hover_adds_the_shrunk_estimate_and_tested_change_where_publishe
     team_indicators.loc[east_sts, "shrunk_value"] = 41.86
 
     cell = _cell(
-        team_heatmap(_with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE),
+        built(team_heatmap(_with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE)),
         "Mobile outreach East",
         "Secondary traumatic stress (ProQOL 5)",
     )
@@ -614,7 +620,7 @@ def test_heatmap_hover_adds_the_shrunk_estimate_and_tested_change_where_publishe
 
 
 def test_heatmap_cells_carry_the_page_a_click_opens(tables):
-    figure = team_heatmap(tables, MIN_GROUP_SIZE, {"east": "teams/east.html"})
+    figure = built(team_heatmap(tables, MIN_GROUP_SIZE, {"east": "teams/east.html"}))
 
     assert _cell(figure, "Mobile outreach East", "Resilience (BRS)")["page"] == "teams/east.html"
     assert _cell(figure, "Night shelter", "Resilience (BRS)")["page"] == ""
@@ -622,7 +628,7 @@ def test_heatmap_cells_carry_the_page_a_click_opens(tables):
 
 
 def test_suppressed_heatmap_cells_carry_no_number(tables):
-    figure = team_heatmap(tables, MIN_GROUP_SIZE)
+    figure = built(team_heatmap(tables, MIN_GROUP_SIZE))
 
     for column_label in figure.data[0].x:
         column = _one_line(column_label)
@@ -638,7 +644,7 @@ def test_suppressed_heatmap_cells_carry_no_number(tables):
 
 
 def test_heatmap_title_names_the_team_with_most_unfavourable_scores(tables):
-    figure = team_heatmap(tables, MIN_GROUP_SIZE)
+    figure = built(team_heatmap(tables, MIN_GROUP_SIZE))
 
     assert _title(figure) == (
         "Mobile outreach East has the most scores in the least favourable band (6 of 8)"
@@ -649,7 +655,7 @@ def test_heatmap_keeps_two_teams_with_one_name_apart(tables):
     teams = tables.teams.copy()
     teams.loc[teams["team_id"] == "dropin", "team_name"] = "Housing support"
 
-    labels = list(team_heatmap(_with(tables, teams=teams), MIN_GROUP_SIZE).data[0].y[1])
+    labels = list(built(team_heatmap(_with(tables, teams=teams), MIN_GROUP_SIZE)).data[0].y[1])
 
     assert "Housing support (dropin)" in labels
     assert "Housing support (housing)" in labels
@@ -666,7 +672,7 @@ def test_a_missing_suppression_flag_counts_as_suppressed(tables):
     team_indicators.loc[is_east_sts, "suppressed"] = pd.NA
 
     cell = _cell(
-        team_heatmap(_with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE),
+        built(team_heatmap(_with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE)),
         "Mobile outreach East",
         "Secondary traumatic stress (ProQOL 5)",
     )
@@ -684,7 +690,7 @@ def test_many_teams_get_a_compact_heatmap(tables):
     )
     team_indicators = pd.concat([tables.team_indicators, extra], ignore_index=True)
 
-    figure = team_heatmap(_with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE)
+    figure = built(team_heatmap(_with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE))
 
     heatmap = figure.data[0]
     assert len(heatmap.y[1]) == 46
@@ -702,7 +708,7 @@ def test_many_teams_get_a_compact_heatmap(tables):
 
 
 def test_group_heatmap_shows_each_cut_on_its_own_with_small_ones_marked(tables):
-    figure = group_heatmap(tables, MIN_GROUP_SIZE)
+    figure = built(group_heatmap(tables, MIN_GROUP_SIZE))
     heatmap = figure.data[0]
 
     assert [list(level) for level in heatmap.y] == [
@@ -728,7 +734,7 @@ def test_group_heatmap_needs_the_table(tables):
 
 
 def test_trends_draw_the_organization_and_every_team_across_waves(tables):
-    figure = team_trends(tables, MIN_GROUP_SIZE)
+    figure = built(team_trends(tables, MIN_GROUP_SIZE))
 
     assert [trace.name for trace in _lines(figure)] == [
         "Whole organization",
@@ -749,7 +755,7 @@ def test_trends_draw_the_organization_and_every_team_across_waves(tables):
 
 
 def test_trends_mark_actions_between_the_waves_on_their_team_line(tables):
-    figure = team_trends(tables, MIN_GROUP_SIZE)
+    figure = built(team_trends(tables, MIN_GROUP_SIZE))
     stars = {trace.name: trace for trace in figure.data if trace.mode == "markers"}
     east_line = next(trace for trace in figure.data if trace.name == "Mobile outreach East")
 
@@ -771,14 +777,14 @@ def test_trends_mark_actions_between_the_waves_on_their_team_line(tables):
 
 
 def test_trends_without_an_action_log_draw_no_stars(tables):
-    figure = team_trends(_with(tables, actions=None), MIN_GROUP_SIZE)
+    figure = built(team_trends(_with(tables, actions=None), MIN_GROUP_SIZE))
 
     assert [trace for trace in figure.data if trace.mode == "markers"] == []
     assert "Stars" not in _subtitle(figure)
 
 
 def test_trends_leave_suppressed_points_out(tables):
-    figure = team_trends(tables, MIN_GROUP_SIZE)
+    figure = built(team_trends(tables, MIN_GROUP_SIZE))
     night_shelter = next(trace for trace in figure.data if trace.name == "Night shelter")
 
     assert list(night_shelter.y) == [20.0, 20.0, None]
@@ -789,7 +795,7 @@ def test_trends_leave_suppressed_points_out(tables):
 
 
 def test_trend_title_names_the_worst_team_in_the_latest_wave(tables):
-    figure = team_trends(tables, MIN_GROUP_SIZE)
+    figure = built(team_trends(tables, MIN_GROUP_SIZE))
 
     assert _title(figure) == (
         "Secondary traumatic stress (ProQOL 5) is highest in Mobile outreach East (43.5 in 2025-05)"
@@ -798,7 +804,7 @@ def test_trend_title_names_the_worst_team_in_the_latest_wave(tables):
 
 
 def test_trend_title_looks_for_the_lowest_score_when_low_is_the_risk(tables):
-    figure = team_trends(tables, MIN_GROUP_SIZE, indicator="brs_resilience")
+    figure = built(team_trends(tables, MIN_GROUP_SIZE, indicator="brs_resilience"))
 
     assert _title(figure) == (
         "Resilience (BRS) is lowest in Mobile outreach East (2.80 in 2025-05)"
@@ -815,7 +821,7 @@ def test_trends_of_many_teams_draw_the_least_favourable_five(tables):
     )
     team_indicators = pd.concat([tables.team_indicators, extra], ignore_index=True)
 
-    figure = team_trends(_with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE)
+    figure = built(team_trends(_with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE))
 
     drawn = [trace.name for trace in _lines(figure) if trace.visible is True]
     assert drawn == [
@@ -832,7 +838,7 @@ def test_trends_of_many_teams_draw_the_least_favourable_five(tables):
 
 
 def test_trend_hover_gives_wave_value_interval_and_n(tables):
-    figure = team_trends(tables, MIN_GROUP_SIZE)
+    figure = built(team_trends(tables, MIN_GROUP_SIZE))
     east = next(trace for trace in figure.data if trace.name == "Mobile outreach East")
 
     assert east.customdata[-1] == (
@@ -857,7 +863,7 @@ def _card_lines(card: go.Indicator) -> list[str]:
 
 
 def test_headline_shows_each_mean_with_band_interval_and_change(tables):
-    figure = organization_headline(tables, MIN_GROUP_SIZE)
+    figure = built(organization_headline(tables, MIN_GROUP_SIZE))
 
     assert len(figure.data) == len(MEANS)
     assert all(isinstance(trace, go.Indicator) for trace in figure.data)
@@ -873,7 +879,7 @@ def test_headline_shows_each_mean_with_band_interval_and_change(tables):
 
 
 def test_headline_colours_only_changes_beyond_the_uncertainty(tables):
-    cards = _cards(organization_headline(tables, MIN_GROUP_SIZE))
+    cards = _cards(built(organization_headline(tables, MIN_GROUP_SIZE)))
 
     # STS rose beyond the intervals and more STS is worse: orange for up.
     assert cards["Secondary traumatic stress (ProQOL 5)"].delta.increasing.color == "#D55E00"
@@ -891,7 +897,7 @@ def test_headline_lets_the_published_test_decide_a_change(tables):
     )
     org = _with_published_change(org, "proqol_sts", significant=False, p_value=0.0612)
 
-    cards = _cards(organization_headline(_with(tables, org_indicators=org), MIN_GROUP_SIZE))
+    cards = _cards(built(organization_headline(_with(tables, org_indicators=org), MIN_GROUP_SIZE)))
 
     # The intervals of BRS touch, but the test finds the fall beyond chance: less favourable.
     brs = cards["Resilience (BRS)"]
@@ -904,7 +910,7 @@ def test_headline_lets_the_published_test_decide_a_change(tables):
 
 
 def test_headline_title_states_clear_changes(tables):
-    figure = organization_headline(tables, MIN_GROUP_SIZE)
+    figure = built(organization_headline(tables, MIN_GROUP_SIZE))
 
     assert _title(figure) == (
         "Since 2025-03, Secondary traumatic stress (ProQOL 5) clearly worsened and Compassion"
@@ -915,7 +921,9 @@ def test_headline_title_states_clear_changes(tables):
 def test_headline_of_a_first_wave_has_no_change(tables):
     first_wave_only = tables.org_indicators[tables.org_indicators["wave"] == WAVES[0]]
 
-    figure = organization_headline(_with(tables, org_indicators=first_wave_only), MIN_GROUP_SIZE)
+    figure = built(
+        organization_headline(_with(tables, org_indicators=first_wave_only), MIN_GROUP_SIZE)
+    )
 
     assert all(trace.mode == "number" for trace in figure.data)
     assert _title(figure) == (
@@ -940,7 +948,7 @@ def _with_org_rows_suppressed(tables: PublishedTables, wave: str, indicators: li
 def test_headline_shows_a_suppressed_organization_score_as_fewer_than(tables):
     tables = _with_org_rows_suppressed(tables, "2025-05", ["proqol_sts"])
 
-    figure = organization_headline(tables, MIN_GROUP_SIZE)
+    figure = built(organization_headline(tables, MIN_GROUP_SIZE))
 
     assert "Secondary traumatic stress (ProQOL 5)" not in _cards(figure)
     assert len(figure.data) == len(MEANS) - 1
@@ -965,7 +973,7 @@ def _bars(figure: go.Figure) -> dict[str, list[object]]:
 
 
 def test_band_shares_show_the_organization_in_the_latest_two_waves(tables):
-    figure = band_shares(tables, MIN_GROUP_SIZE)
+    figure = built(band_shares(tables, MIN_GROUP_SIZE))
 
     # Only STS publishes band shares in the fixture: one row per wave, bands in scale order.
     assert _bars(figure) == {
@@ -988,7 +996,7 @@ def test_band_shares_show_the_organization_in_the_latest_two_waves(tables):
 
 
 def test_band_shares_put_a_team_beside_the_organization(tables):
-    figure = band_shares(tables, MIN_GROUP_SIZE, team_id="east")
+    figure = built(band_shares(tables, MIN_GROUP_SIZE, team_id="east"))
 
     assert _bars(figure) == {
         "Secondary traumatic stress (ProQOL 5) | Mobile outreach East": [0.08, 0.42, 0.50],
@@ -1001,7 +1009,7 @@ def test_band_shares_put_a_team_beside_the_organization(tables):
 
 
 def test_band_shares_of_a_suppressed_team_say_fewer_than(tables):
-    figure = band_shares(tables, MIN_GROUP_SIZE, team_id="night")
+    figure = built(band_shares(tables, MIN_GROUP_SIZE, team_id="night"))
 
     rows = _bars(figure)
     assert rows["Secondary traumatic stress (ProQOL 5) | Night shelter"] == [None, None, None, 1.0]
@@ -1014,7 +1022,7 @@ def test_band_shares_of_a_suppressed_wave_say_fewer_than(tables):
     shares = [f"proqol_sts_share_{band}" for band in ("low", "moderate", "high")]
     tables = _with_org_rows_suppressed(tables, "2025-03", shares)
 
-    figure = band_shares(tables, MIN_GROUP_SIZE)
+    figure = built(band_shares(tables, MIN_GROUP_SIZE))
 
     assert _bars(figure)["Secondary traumatic stress (ProQOL 5) | 2025-03"] == [
         None,
@@ -1031,7 +1039,7 @@ def test_band_shares_of_a_suppressed_wave_say_fewer_than(tables):
 
 
 def test_exposure_panels_show_scores_by_exposure_band(tables):
-    figure = exposure_effects(tables, MIN_GROUP_SIZE)
+    figure = built(exposure_effects(tables, MIN_GROUP_SIZE))
 
     aggression, caseload = figure.data
     assert list(aggression.y) == [26.0, 30.0, 36.2]
@@ -1056,7 +1064,7 @@ def test_exposure_panels_show_scores_by_exposure_band(tables):
 
 
 def test_exposure_title_states_the_clearest_difference(tables):
-    figure = exposure_effects(tables, MIN_GROUP_SIZE)
+    figure = built(exposure_effects(tables, MIN_GROUP_SIZE))
 
     # Stimulant caseload: 29.0 and 30.0 overlap, and its third band is not shown.
     assert _title(figure) == (
@@ -1072,7 +1080,7 @@ def test_exposure_title_says_when_no_difference_is_clear(tables):
         40.0,
     ]
 
-    figure = exposure_effects(_with(tables, exposure_effects=effects), MIN_GROUP_SIZE)
+    figure = built(exposure_effects(_with(tables, exposure_effects=effects), MIN_GROUP_SIZE))
 
     assert _title(figure) == "No score differs clearly between exposure bands in 2025-05"
 
@@ -1081,7 +1089,7 @@ def test_exposure_title_says_when_no_difference_is_clear(tables):
 
 
 def test_response_rates_list_teams_lowest_first_and_flag_low_participation(tables):
-    figure = response_rates(tables)
+    figure = built(response_rates(tables))
     [bars] = figure.data
 
     assert list(bars.y) == [
@@ -1108,7 +1116,7 @@ def test_response_rates_list_teams_lowest_first_and_flag_low_participation(table
 
 
 def test_reliability_marks_the_flagged_scale_of_the_latest_wave(tables):
-    figure = instrument_reliability(tables)
+    figure = built(instrument_reliability(tables))
 
     assert [trace.name for trace in figure.data] == list(WAVES)
     latest = figure.data[-1]
@@ -1124,7 +1132,7 @@ def test_reliability_marks_the_flagged_scale_of_the_latest_wave(tables):
 
 
 def test_team_versus_organization_puts_both_on_every_scale_over_its_bands(tables):
-    figure = team_versus_organization(tables, MIN_GROUP_SIZE, "east")
+    figure = built(team_versus_organization(tables, MIN_GROUP_SIZE, "east"))
 
     sts_row = 3
     team = next(
@@ -1152,7 +1160,7 @@ def test_team_versus_organization_puts_both_on_every_scale_over_its_bands(tables
 
 
 def test_team_versus_organization_names_clearly_better_scales(tables):
-    figure = team_versus_organization(tables, MIN_GROUP_SIZE, "housing")
+    figure = built(team_versus_organization(tables, MIN_GROUP_SIZE, "housing"))
 
     # Work-related burnout, 38.0 (32.0–44.0) against 46.0 (43.0–49.0), may be chance.
     assert _title(figure) == (
@@ -1162,7 +1170,7 @@ def test_team_versus_organization_names_clearly_better_scales(tables):
 
 
 def test_team_trend_panels_draw_team_and_organization_on_every_scale(tables):
-    figure = team_trend_panels(tables, MIN_GROUP_SIZE, "dropin")
+    figure = built(team_trend_panels(tables, MIN_GROUP_SIZE, "dropin"))
 
     lines = _lines(figure)
     assert len(lines) == 2 * len(MEANS)
@@ -1184,13 +1192,64 @@ def test_team_trend_panel_title_states_the_tested_changes(tables):
         tables.team_indicators, "proqol_sts", significant=True, p_value=0.01, team_id="dropin"
     )
 
-    figure = team_trend_panels(
-        _with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE, "dropin"
+    figure = built(
+        team_trend_panels(_with(tables, team_indicators=team_indicators), MIN_GROUP_SIZE, "dropin")
     )
 
     assert _title(figure) == (
         "Since 2025-03, in Drop-in centre, Secondary traumatic stress (ProQOL 5) clearly worsened"
     )
+
+
+# --- figure specs as pages write them ---------------------------------------------------------
+
+
+def _first_wave_only(tables: PublishedTables) -> PublishedTables:
+    return _with(tables, org_indicators=tables.org_indicators.query(f"wave == '{WAVES[0]}'"))
+
+
+FIGURE_KINDS = {
+    "organization headline": lambda tables: organization_headline(tables, MIN_GROUP_SIZE),
+    # No change to show: cards without a delta.
+    "organization headline of a first wave": lambda tables: organization_headline(
+        _first_wave_only(tables), MIN_GROUP_SIZE
+    ),
+    # A suppressed score: a card replaced by an annotation.
+    "organization headline with a score not shown": lambda tables: organization_headline(
+        _with_org_rows_suppressed(tables, WAVES[-1], ["proqol_sts"]), MIN_GROUP_SIZE
+    ),
+    "team heatmap": lambda tables: team_heatmap(tables, MIN_GROUP_SIZE, {"east": "east.html"}),
+    "group heatmap": lambda tables: group_heatmap(tables, MIN_GROUP_SIZE),
+    "team trends": lambda tables: team_trends(tables, MIN_GROUP_SIZE),
+    "band shares": lambda tables: band_shares(tables, MIN_GROUP_SIZE),
+    "exposure effects": lambda tables: exposure_effects(tables, MIN_GROUP_SIZE),
+    "response rates": response_rates,
+    "instrument reliability": instrument_reliability,
+    "team versus organization": lambda tables: team_versus_organization(
+        tables.for_team("east"), MIN_GROUP_SIZE, "east"
+    ),
+    "team trend panels": lambda tables: team_trend_panels(
+        tables.for_team("dropin"), MIN_GROUP_SIZE, "dropin"
+    ),
+    "team band shares": lambda tables: band_shares(tables.for_team("east"), MIN_GROUP_SIZE, "east"),
+    "band shares of a team not shown": lambda tables: band_shares(
+        tables.for_team("night"), MIN_GROUP_SIZE, "night"
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", FIGURE_KINDS)
+def test_a_figure_spec_is_what_its_validated_figure_gives(tables, kind):
+    spec = FIGURE_KINDS[kind](tables)
+
+    validated = go.Figure(spec).to_plotly_json()
+
+    # Pages write the spec without validating it: it must already be in the validated form ...
+    assert spec.keys() == {"data", "layout"}
+    assert spec["data"] == validated["data"]
+    assert spec["layout"] == validated["layout"]
+    # ... with the template a plotly Figure is given by default.
+    assert spec["layout"]["template"] == go.Figure().to_plotly_json()["layout"]["template"]
 
 
 # --- bands and containers ---------------------------------------------------------------------
@@ -1279,3 +1338,16 @@ def test_a_team_sees_only_its_own_rows_and_the_organization(tables):
     assert east.group_indicators.empty
     assert set(east.exposure_effects["group_type"]) == {"organization"}
     assert east.org_indicators is tables.org_indicators
+
+
+def test_a_team_works_out_what_names_teams_from_its_own_rows(tables):
+    # The whole tables have worked these out already; a team's tables must not take them over.
+    assert len(tables.team_display_names()) == len(TEAMS)
+    assert tables.latest_wave() == WAVES[-1]
+
+    east = tables.for_team("east")
+
+    assert east.team_display_names() == {"east": "Mobile outreach East"}
+    assert east.reported_team_ids() == ["east"]
+    # What describes no team is shared.
+    assert east.mean_indicators() == tables.mean_indicators()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import plotly.io as pio
 import pytest
 
 from dashboards.model import PublishedTables, read_published_tables
@@ -24,6 +25,7 @@ from tests.test_dashboard_figures import (
 
 VALIDATION_REPORT = PageLink("validation.html", "Validation report", "what was checked and kept")
 TEAM_PAGES = ["teams/dropin.html", "teams/east.html", "teams/housing.html", "teams/script.html"]
+NEW_PLOT = re.compile(r'Plotly\.newPlot\(\s*"[^"]+",\s*')
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +47,17 @@ def _html(site: dict[str, Path], page: str) -> str:
 
 def _section_ids(html: str) -> list[str]:
     return re.findall(r'<section class="figure-section" id="([a-z-]+)"', html)
+
+
+def _figure_layouts(html: str) -> list[dict[str, object]]:
+    """The layout of every figure the page draws (plotly writes data, then layout)."""
+    decoder = json.JSONDecoder()
+    layouts = []
+    for match in NEW_PLOT.finditer(html):
+        _, end = decoder.raw_decode(html, match.end())
+        layout, _ = decoder.raw_decode(html, html.index("{", end))
+        layouts.append(layout)
+    return layouts
 
 
 # --- files and links --------------------------------------------------------------------------
@@ -81,6 +94,16 @@ def test_pages_request_nothing_from_the_network(site, page):
     assert "@import" not in text
     assert "url(" not in text
     assert "cdn" not in text.lower()
+
+
+@pytest.mark.parametrize("page", ["leadership.html", *TEAM_PAGES])
+def test_every_figure_carries_the_dashboard_template(site, page):
+    layouts = _figure_layouts(_html(site, page))
+
+    # Figures are written without plotly's validation, which is what used to add the template.
+    template = json.loads(json.dumps(pio.templates["plotly_white"].to_plotly_json()))
+    assert len(layouts) == (8 if page == "leadership.html" else 3)
+    assert all(layout["template"] == template for layout in layouts)
 
 
 def test_index_page_says_what_ran_and_links_every_page(site):

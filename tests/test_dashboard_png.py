@@ -47,9 +47,7 @@ def test_export_png_writes_every_leadership_chart(tmp_path, capsys):
     exit_code = main(["export-png", "--config", str(config), "--out", str(out_dir)])
 
     assert exit_code == EXIT_OK, capsys.readouterr().err
-    sections = [
-        section for section in leadership_sections(tables, MIN_GROUP_SIZE) if section.figure
-    ]
+    sections = [section for section in leadership_sections(tables, MIN_GROUP_SIZE) if section.spec]
     written = sorted(out_dir.iterdir())
     assert [path.name for path in written] == [
         "01-organization.png",
@@ -63,7 +61,10 @@ def test_export_png_writes_every_leadership_chart(tmp_path, capsys):
     ]
     assert capsys.readouterr().out.split() == [str(path) for path in written]
     for path, section in zip(written, sections, strict=True):
-        assert _png_size(path) == (PNG_WIDTH * PNG_SCALE, section.figure.layout.height * PNG_SCALE)
+        assert _png_size(path) == (
+            PNG_WIDTH * PNG_SCALE,
+            section.spec["layout"]["height"] * PNG_SCALE,
+        )
         # A drawn chart, not an empty canvas.
         assert path.stat().st_size > 30_000
 
