@@ -842,7 +842,7 @@ def instrument_reliability(tables: PublishedTables) -> FigureSpec:
             if row["indicator"] in measured
         ]
         is_latest = position == len(waves) - 1
-        flags = [flag(row["below_threshold"]) for row in rows]
+        below_threshold = [flag(row["below_threshold"]) for row in rows]
         traces.append(
             {
                 "type": "scatter",
@@ -853,14 +853,14 @@ def instrument_reliability(tables: PublishedTables) -> FigureSpec:
                 "marker": {
                     "size": 12 if is_latest else 8,
                     "symbol": "circle" if is_latest else "circle-open",
-                    "color": [WORSE_COLOUR if flag else BETTER_COLOUR for flag in flags],
+                    "color": [WORSE_COLOUR if low else BETTER_COLOUR for low in below_threshold],
                     "line": {"width": 1.5},
                 },
                 "customdata": [
                     f"<b>{names[row['indicator']]}</b><br>{plotly_text(wave)}:"
                     f" alpha {row['alpha']:.2f}<br>n = {count(_int(row['n']))}"
-                    + ("<br>low internal consistency" if flag else "")
-                    for row, flag in zip(rows, flags, strict=True)
+                    + ("<br>low internal consistency" if low else "")
+                    for row, low in zip(rows, below_threshold, strict=True)
                 ],
                 "hovertemplate": "%{customdata}<extra></extra>",
             }
