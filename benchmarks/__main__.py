@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             run_pipeline(settings)
         tonight.replace(newest_export)
         with measured("cumulative export, +1% responses") as incremental:
-            _, incremental_report = run_pipeline(settings)
+            incremental_stages, incremental_report = run_pipeline(settings)
         startup = prefect_startup_seconds(settings)
         leadership = settings.dashboards_dir / "leadership.html"
 
@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_to_floor": total / floor_total,
             "rerun_seconds": rerun.seconds,
             "incremental_seconds": incremental.seconds,
+            "incremental_stages": [asdict(stage) for stage in incremental_stages],
             "incremental_responses_loaded": incremental_report.total("rows_loaded"),
             "prefect_startup_seconds": startup,
             "leadership_page_bytes": leadership.stat().st_size,
@@ -244,6 +245,8 @@ def print_table(results: dict) -> None:
         f"{'cumulative export, +1% responses':<34}{results['incremental_seconds']:>9.2f}"
         f"   ({results['incremental_responses_loaded']:,} new)"
     )
+    for stage in results["incremental_stages"]:
+        print(f"{'  ' + stage['name']:<34}{stage['seconds']:>9.2f}")
     print(f"{'prefect start-up (separate)':<34}{results['prefect_startup_seconds']:>9.2f}")
     print(f"{'leadership.html MB':<34}{results['leadership_page_bytes'] / 1e6:>9.2f}\n")
 

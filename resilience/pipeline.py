@@ -58,19 +58,21 @@ from resilience.validation import (
     validate_batch,
 )
 from resilience.warehouse import (
+    ModelsBuild,
     build_candidate,
     current_release,
+    definitions_fingerprint,
     ensure_schema,
     load_seeds,
     models_built_from,
     open_warehouse,
     prune_releases,
     publish_release,
+    raw_responses_digest,
     record_models_built_from,
     run_load,
     run_transform,
     tables_fingerprint,
-    transform_inputs_fingerprint,
 )
 
 # The code that turns marts into a release: a change here (an upgrade) rebuilds the release.
@@ -447,7 +449,8 @@ def validate_file(
 def transform(settings: Settings, registry: Registry) -> list[str]:
     """Score every response and rebuild the indicator marts; return the models built. When the
     marts in the warehouse were built and checked from exactly these inputs (no new responses, same
-    definitions, action log, roster, settings and SQL), nothing is rebuilt and none are returned."""
+    definitions, action log, roster, settings and SQL), nothing is rebuilt and none are returned.
+    When only new responses were added since, the per-response models score just those."""
     registry.require_indicators(settings.indicators.compassion_fatigue)
     variables = {
         **settings.indicator_variables(),
@@ -456,14 +459,26 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
     }
     with _open_warehouse(settings) as con:
         load_seeds(con, registry, settings.paths.actions)
-        inputs = transform_inputs_fingerprint(con, settings.paths.roster, variables)
-        if models_built_from(con) == inputs:
-            return []
+        definitions = definitions_fingerprint(con, settings.paths.roster, variables)
+        previous = models_built_from(con)
+        first_new_response_row = None
+        if previous is not None and previous.definitions_fingerprint == definitions:
+            built_before = (previous.responses, previous.responses_digest)
+            if raw_responses_digest(con, previous.responses) == built_before:
+                [(responses,)] = con.execute("select count(*) from raw_responses").fetchall()
+                if responses == previous.responses:
+                    return []
+                first_new_response_row = previous.responses
         set_variables(con, variables)
-        built = run_transform(con, settings.paths.roster, settings.privacy.min_group_size)
+        built = run_transform(
+            con,
+            settings.paths.roster,
+            settings.privacy.min_group_size,
+            first_new_response_row,
+        )
         # A mart that breaks its rules fails the run here, before anything is published.
         check_marts(con, settings.privacy.min_group_size)
-        record_models_built_from(con, inputs)
+        record_models_built_from(con, ModelsBuild(definitions, *raw_responses_digest(con)))
         return built
 
 

@@ -3,6 +3,11 @@
 Models are plain `select` statements; the runner wraps each in `create or replace table <name> as`,
 or, for a model whose header holds the line `-- materialized: view`, in `create or replace view`:
 for models that are far cheaper to compute where they are read than to store.
+A model whose header holds `-- materialized: incremental` has rows that depend on one response each
+(on its raw row and the definitions): its select reads only the raw responses from
+`getvariable('first_new_response_row')` on (a rowid of raw_responses), which is 0 in a whole build.
+When the runner is told that the rows before that one are unchanged and already built, it inserts
+the select's rows into the existing table instead of replacing it.
 A model with a start model beside it (`<name>__start`) is built to a fixed point: its table starts
 as the start model's rows, and its select, which reads its own table, runs again on its result, with
 `getvariable('fixed_point_pass')` set to 1, 2, ..., until the result stops changing.
@@ -28,6 +33,8 @@ FIXED_POINT_START_SUFFIX = "__start"
 # A fixed-point model that has not settled after this many passes has a rule that never settles.
 MAX_FIXED_POINT_PASSES = 100
 VIEW_DIRECTIVE = "-- materialized: view"
+INCREMENTAL_DIRECTIVE = "-- materialized: incremental"
+MATERIALIZATION_DIRECTIVES = (VIEW_DIRECTIVE, INCREMENTAL_DIRECTIVE)
 
 
 def quote_identifier(name: str) -> str:
@@ -75,7 +82,7 @@ def model_description(path: Path) -> str:
     lines = [
         line.removeprefix("--").strip()
         for line in _header_lines(path.read_text(encoding="utf-8"))
-        if line != VIEW_DIRECTIVE
+        if line not in MATERIALIZATION_DIRECTIVES
     ]
     return " ".join(lines).removeprefix("Published.").strip()
 
@@ -91,6 +98,10 @@ def _header_lines(model_sql: str) -> list[str]:
 
 def is_view_model(model_sql: str) -> bool:
     return VIEW_DIRECTIVE in _header_lines(model_sql)
+
+
+def is_incremental_model(model_sql: str) -> bool:
+    return INCREMENTAL_DIRECTIVE in _header_lines(model_sql)
 
 
 def models_in_build_order(layers: tuple[str, ...] = MODEL_LAYERS) -> list[Path]:
@@ -136,8 +147,15 @@ def build_to_fixed_point(con: duckdb.DuckDBPyConnection, name: str, select: str)
     raise RuntimeError(f"{name} did not settle in {MAX_FIXED_POINT_PASSES} passes")
 
 
-def run_models(con: duckdb.DuckDBPyConnection, layers: tuple[str, ...] = MODEL_LAYERS) -> list[str]:
-    """Materialize every model of `layers` as a table, dependencies first."""
+def run_models(
+    con: duckdb.DuckDBPyConnection,
+    layers: tuple[str, ...] = MODEL_LAYERS,
+    first_new_response_row: int | None = None,
+) -> list[str]:
+    """Materialize every model of `layers`, dependencies first. With `first_new_response_row`,
+    the incremental models already hold the rows of every raw response before that rowid, and
+    only add the rest; without it, every model is built whole."""
+    set_variables(con, {"first_new_response_row": first_new_response_row or 0})
     built = []
     ordered = models_in_build_order(layers)
     names = {path.stem for path in ordered}
@@ -145,6 +163,8 @@ def run_models(con: duckdb.DuckDBPyConnection, layers: tuple[str, ...] = MODEL_L
         select = path.read_text(encoding="utf-8")
         if path.stem + FIXED_POINT_START_SUFFIX in names:
             build_to_fixed_point(con, path.stem, select)
+        elif is_incremental_model(select) and first_new_response_row is not None:
+            con.execute(f"insert into {quote_identifier(path.stem)} by name {select}")
         else:
             create_or_replace(con, path.stem, "view" if is_view_model(select) else "table", select)
         built.append(path.stem)

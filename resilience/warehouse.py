@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -58,6 +59,13 @@ def open_warehouse(
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, registry: Registry) -> None:
     """Create the raw tables and give them one text column per known item."""
+    # A warehouse from before incremental builds records one fingerprint of everything: dropped,
+    # so that its next build is a whole one.
+    if con.execute(
+        "select count(*) from duckdb_columns() where table_name = 'transform_state' "
+        "and column_name = 'inputs_fingerprint'"
+    ).fetchall() == [(1,)]:
+        con.execute("drop table transform_state")
     for path in model_paths("raw"):
         con.execute(path.read_text(encoding="utf-8"))
     for table in ("raw_responses", "ingest_batch"):
@@ -147,11 +155,21 @@ def run_load(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         raise
 
 
-def transform_inputs_fingerprint(
+@dataclass(frozen=True)
+class ModelsBuild:
+    """What the models were built from: everything but the raw responses (a fingerprint), and the
+    first `responses` rows of raw_responses, with their positional digest."""
+
+    definitions_fingerprint: str
+    responses: int
+    responses_digest: int
+
+
+def definitions_fingerprint(
     con: duckdb.DuckDBPyConnection, roster_path: Path, variables: Mapping[str, object]
 ) -> str:
-    """What the models are built from: raw responses, seed tables (load them first), the roster
-    file, the variables the SQL reads, and the model SQL itself."""
+    """What the models are built from besides the raw responses: seed tables (load them first),
+    the roster file, the variables the SQL reads, and the model SQL itself."""
     digest = hashlib.sha256()
     seeds = [
         row[0]
@@ -160,7 +178,7 @@ def transform_inputs_fingerprint(
             "where starts_with(table_name, 'seed_') order by table_name"
         ).fetchall()
     ]
-    digest.update(tables_fingerprint(con, ["raw_responses", *seeds]).encode())
+    digest.update(tables_fingerprint(con, seeds).encode())
     digest.update(roster_path.read_bytes())
     digest.update(json.dumps(dict(variables), sort_keys=True, default=str).encode())
     for path in models_in_build_order():
@@ -169,29 +187,50 @@ def transform_inputs_fingerprint(
     return digest.hexdigest()
 
 
-def models_built_from(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The inputs fingerprint of the whole, checked models in the warehouse, if any."""
-    recorded = con.execute("select inputs_fingerprint from transform_state").fetchall()
-    return recorded[0][0] if len(recorded) == 1 else None
+def raw_responses_digest(
+    con: duckdb.DuckDBPyConnection, before_row: int | None = None
+) -> tuple[int, int]:
+    """How many raw responses there are before rowid `before_row` (all of them without it), and
+    the sum of their hashes taken with their rowids: equal only when the same rows sit at the same
+    rowids."""
+    [(rows, digest)] = con.execute(
+        "select count(*), coalesce(sum(hash(rowid, raw)), 0) from raw_responses as raw "
+        "where rowid < coalesce(?, 9223372036854775807)",
+        [before_row],
+    ).fetchall()
+    return rows, int(digest)
 
 
-def record_models_built_from(con: duckdb.DuckDBPyConnection, inputs_fingerprint: str) -> None:
+def models_built_from(con: duckdb.DuckDBPyConnection) -> ModelsBuild | None:
+    """What the whole, checked models in the warehouse were built from, if there are any."""
+    recorded = con.execute(
+        "select definitions_fingerprint, responses_built, responses_digest from transform_state"
+    ).fetchall()
+    return ModelsBuild(*recorded[0]) if len(recorded) == 1 else None
+
+
+def record_models_built_from(con: duckdb.DuckDBPyConnection, build: ModelsBuild) -> None:
     con.execute(
-        "insert into transform_state values (?, current_timestamp::timestamp)",
-        [inputs_fingerprint],
+        "insert into transform_state values (?, ?, ?, current_timestamp::timestamp)",
+        [build.definitions_fingerprint, build.responses, build.responses_digest],
     )
 
 
 def run_transform(
-    con: duckdb.DuckDBPyConnection, roster_path: Path, min_group_size: int
+    con: duckdb.DuckDBPyConnection,
+    roster_path: Path,
+    min_group_size: int,
+    first_new_response_row: int | None = None,
 ) -> list[str]:
     """Rebuild staging, intermediate and mart models from the raw tables, in one transaction that
-    also forgets what the models were built from (recorded again once they pass their checks)."""
+    also forgets what the models were built from (recorded again once they pass their checks).
+    With `first_new_response_row`, the incremental models add only the raw responses from that
+    rowid on (see `run_models`)."""
     set_variables(con, {"roster_path": str(roster_path), "min_group_size": min_group_size})
     con.execute("begin transaction")
     try:
         con.execute("delete from transform_state")
-        built = run_models(con)
+        built = run_models(con, first_new_response_row=first_new_response_row)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

@@ -57,7 +57,8 @@ def warehouse(registry: Registry) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def materialize(con: duckdb.DuckDBPyConnection, *models: str) -> None:
-    """Build the named models from their real SQL files, in the order given."""
+    """Build the named models whole from their real SQL files, in the order given."""
+    set_variables(con, {"first_new_response_row": 0})
     for model in models:
         layer = model.split("_")[0]
         folder = {"stg": "staging", "int": "intermediate"}.get(layer, "marts")

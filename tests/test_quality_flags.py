@@ -43,7 +43,9 @@ def add_response(
 
 def flags(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> dict[str, dict]:
     set_variables(con, (settings or Settings()).quality_variables())
-    materialize(con, "stg_survey__answers", "int_quality__response_flags")
+    materialize(
+        con, "stg_survey__answers", "int_quality__response_patterns", "int_quality__response_flags"
+    )
     result = con.execute("select * from int_quality__response_flags")
     names = [column[0] for column in result.description]
     return {row[0]: dict(zip(names, row, strict=True)) for row in result.fetchall()}

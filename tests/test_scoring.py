@@ -28,8 +28,10 @@ def scores(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
     materialize(
         con,
         "stg_survey__answers",
+        "int_quality__response_patterns",
         "int_quality__response_flags",
         "stg_survey__responses",
+        "int_scale_scores__answered",
         "int_scale_scores__scored",
         "int_scale_scores__banded",
     )

@@ -1,5 +1,5 @@
 -- One row per response per scale (key: response_key, indicator; or response_row, indicator, as in
--- stg_survey__responses): items answered and the score.
+-- stg_survey__responses): items answered and the score, for every response that is scored.
 -- Each answer counts as score_offset + score_weight x its value (seed_scale_items): reversed items
 -- are mirrored within the item's value range (6 - x on a 1-5 scale, 100 - x on 0-100), and on a
 -- 0-100 scale every item is rescaled so that its lowest value counts 0 and its highest 100. A scale
@@ -10,35 +10,12 @@ with responses as (
     select * from stg_survey__responses
 ),
 
-answers as (
-    select * from stg_survey__answers
+answered as (
+    select * from int_scale_scores__answered
 ),
 
 scales as (
     select * from seed_scale_definitions
-),
-
-scale_items as (
-    select * from seed_scale_items
-),
-
-scored_answers as (
-    select
-        answers.response_row,
-        scale_items.indicator,
-        scale_items.score_offset + scale_items.score_weight * answers.answer_value as scored_value
-    from answers
-    inner join scale_items on scale_items.item_id = answers.item_id
-),
-
-answered as (
-    select
-        scored_answers.response_row,
-        scored_answers.indicator,
-        count(*) as items_answered,
-        avg(scored_answers.scored_value) as mean_value
-    from scored_answers
-    group by scored_answers.response_row, scored_answers.indicator
 ),
 
 final as (

@@ -1,8 +1,10 @@
 -- One row per response per answered item (key: response_row, item_id), with the answer's code and
 -- its scoring value from the instrument definition. response_row is the response's rowid in
--- raw_responses, which the staging model of responses carries too: it joins answers to responses
--- within one build, where a 64-character response_key on each of tens of millions of answers made
--- every later model slow.
+-- raw_responses, which the staging model of responses carries too (raw responses are only ever
+-- appended, so a response keeps its rowid): tens of millions of answers each carrying the
+-- 64-character response_key made every later model slow. Built incrementally: a build adds the
+-- answers of the raw responses that are new since the last one.
+-- materialized: incremental
 with item_columns as (
     select
         rowid as response_row,
@@ -19,6 +21,7 @@ with item_columns as (
             run_id
         )
     from raw_responses
+    where rowid >= getvariable('first_new_response_row')
 ),
 
 answers as (
