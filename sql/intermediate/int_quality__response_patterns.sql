@@ -71,61 +71,75 @@ matrix_items as (
     from matrix_item_orders
 ),
 
+answer_codes as (
+    -- What each possible answer adds to a response's measures, worked out once per answer code
+    -- rather than once per answer: its hash as an (item, answer) pair, and for a matrix item one
+    -- number holding the item's sequence and the code, sequence x 2^32 + the code shifted to be
+    -- non-negative.
+    select
+        options.item_id,
+        options.code,
+        hash(options.item_id || '=' || options.code) as answer_hash,
+        matrix_items.sequence * 4294967296 + (cast(options.code as bigint) + 2147483648)
+            as matrix_answer
+    from options
+    left join matrix_items on matrix_items.item_id = options.item_id
+),
+
 response_answers as (
     -- One pass over the long answers for what is measured per response. The matrix answers are
-    -- collected as one number each, sequence x 2^32 + the answer code shifted to be non-negative,
-    -- and sorted after collecting: a list of structs, or an ordered list aggregate, cost twice the
-    -- time and far more memory. The answer pattern is compared as a hash of its (item, answer)
-    -- pairs, which needs no ordering; only responses whose hash is shared are compared in full
-    -- (see duplicates).
+    -- collected as one number each and sorted after collecting: a list of structs, or an ordered
+    -- list aggregate, cost twice the time and far more memory. The answer pattern is compared as
+    -- a hash of its (item, answer) pairs, which needs no ordering; only responses whose hash is
+    -- shared are compared in full (see the duplicate check).
     select
         answers.response_row,
         count(*) as items_answered,
-        bit_xor(hash(answers.item_id || '=' || answers.answer_code)) as answer_set_hash,
+        bit_xor(answer_codes.answer_hash) as answer_set_hash,
         list_sort(
-            list(
-                matrix_items.sequence * 4294967296
-                + (cast(answers.answer_code as bigint) + 2147483648)
-            ) filter (where matrix_items.item_id is not null)
+            list(answer_codes.matrix_answer) filter (where answer_codes.matrix_answer is not null)
         ) as matrix_answers
     from answers
-    left join matrix_items on matrix_items.item_id = answers.item_id
+    inner join answer_codes
+        on answer_codes.item_id = answers.item_id
+        and answer_codes.code = answers.answer_code
     group by answers.response_row
 ),
 
-run_starts as (
-    -- A run of identical answers starts at a new instrument, after a skipped item, or where the
-    -- answer changes: where the sequence (the number // 2^32) does not follow on, or the code
-    -- (the number % 2^32) differs.
+continuations as (
+    -- An answer continues a run of identical answers when it is the next item of the same
+    -- instrument with the same code: exactly when its number is the one before plus 2^32. Marked
+    -- 'x' (continues) or ' ' (starts a new run), from the second matrix answer on.
     select
         response_answers.*,
-        list_filter(
-            range(1, len(response_answers.matrix_answers) + 1),
-            lambda answer_index: answer_index = 1
-            or response_answers.matrix_answers[answer_index - 1] // 4294967296
-            <> response_answers.matrix_answers[answer_index] // 4294967296 - 1
-            or response_answers.matrix_answers[answer_index - 1] % 4294967296
-            <> response_answers.matrix_answers[answer_index] % 4294967296
-        ) as run_starts
+        array_to_string(
+            list_transform(
+                range(2, len(response_answers.matrix_answers) + 1),
+                lambda answer_index: if(
+                    response_answers.matrix_answers[answer_index]
+                    - response_answers.matrix_answers[answer_index - 1] = 4294967296,
+                    'x',
+                    ' '
+                )
+            ),
+            ''
+        ) as continuation_marks
     from response_answers
 ),
 
 longest_runs as (
-    -- Each run lasts until the next one starts (past the last start, the index is null).
+    -- The longest stretch of continuations, plus the answer that starts it. Strings of 'x' sort
+    -- by length, so the greatest stretch is the longest.
     select
-        run_starts.response_row,
-        run_starts.items_answered,
-        run_starts.answer_set_hash,
-        list_max(
-            list_transform(
-                range(1, len(run_starts.run_starts) + 1),
-                lambda run_index: coalesce(
-                    run_starts.run_starts[run_index + 1], len(run_starts.matrix_answers) + 1
-                )
-                - run_starts.run_starts[run_index]
-            )
+        continuations.response_row,
+        continuations.items_answered,
+        continuations.answer_set_hash,
+        if(
+            len(continuations.matrix_answers) = 0,
+            null,
+            length(list_max(string_split(continuations.continuation_marks, ' '))) + 1
         ) as longest_identical_run
-    from run_starts
+    from continuations
 ),
 
 straight_lined_instruments as (
