@@ -344,8 +344,9 @@ def _batch_items(plan: ExportPlan, registry: Registry) -> list[_BatchItem]:
 
 def stage_batch(
     con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_path: Path, registry: Registry
-) -> None:
-    """Append the archived rows of one export to `ingest_batch`, answers as codes."""
+) -> int:
+    """Append the archived rows of one export to `ingest_batch`, answers as codes, but for
+    previews, tests, spam and responses already in `raw_responses`; return how many it staged."""
     texts = [column.target for column in plan.with_role("text") if column.target]
     # Free text a mapping allows has a column of its own; the load step copies the batch into
     # raw_responses by name, so both tables need it.
@@ -354,7 +355,7 @@ def stage_batch(
             con.execute(
                 f"alter table {table} add column if not exists {quote_identifier(text)} varchar"
             )
-    con.execute(
+    [(staged,)] = con.execute(
         render_sql(
             "ingest/ingest_batch.sql.j2",
             file_sha256=plan.sha256,
@@ -364,7 +365,8 @@ def stage_batch(
             texts=texts,
             dropped_statuses=DROPPED_STATUSES,
         )
-    )
+    ).fetchall()
+    return staged
 
 
 def count_statuses(

@@ -299,7 +299,10 @@ def _ingest_file(
             file_report.rows_read, file_report.rows_dropped_status = count_statuses(
                 con, plan, archive_path
             )
-            stage_batch(con, plan, archive_path, registry)
+            staged = stage_batch(con, plan, archive_path, registry)
+            file_report.rows_already_loaded = (
+                file_report.rows_read - file_report.rows_dropped_status - staged
+            )
             file_report.archive_path = str(archive_path)
         except (UnreadableExport, duckdb.Error) as error:
             file_report.status = "quarantined"
@@ -388,7 +391,7 @@ def load(settings: Settings, report: RunReport) -> RunReport:
 
 def load_batch(con: duckdb.DuckDBPyConnection, report: RunReport) -> RunReport:
     """Load the validated batch on `con` and count each file's rows: loaded, quarantined, and
-    already in the warehouse (or earlier in the batch)."""
+    already in the warehouse (those found so while staging, plus those earlier in the batch)."""
     recorded = [f for f in report.files if f.status not in ("skipped", "waiting")]
     batch_files = pd.DataFrame(
         [asdict(f) for f in recorded],
@@ -405,7 +408,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, report: RunReport) -> RunReport:
         file_counts = by_file.get(file_report.file_sha256, {})
         file_report.rows_loaded = int(file_counts.get("rows_loaded", 0))
         file_report.rows_quarantined = int(file_counts.get("rows_quarantined", 0))
-        file_report.rows_already_loaded = int(file_counts.get("rows_already_loaded", 0))
+        file_report.rows_already_loaded += int(file_counts.get("rows_already_loaded", 0))
         if file_report.status == "staged":
             file_report.status = "loaded"
     return report

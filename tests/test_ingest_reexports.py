@@ -102,6 +102,11 @@ def test_tonights_cumulative_export_adds_only_the_new_responses(
     assert file.rows_loaded == everyone - already
     assert file.rows_already_loaded + file.rows_loaded + file.rows_dropped_status == len(ROWS)
     assert responses_in_warehouse(settings) == (everyone, everyone)
+    # Only the new responses were staged for validation and loading.
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*) from ingest_batch").fetchall() == [
+            (everyone - already,)
+        ]
 
 
 def resaved(tmp_path: Path) -> dict[str, bytes]:

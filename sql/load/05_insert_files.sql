@@ -18,7 +18,9 @@ final as (
         batch_files.rows_dropped_status,
         coalesce(outcomes.rows_quarantined, 0) as rows_quarantined,
         coalesce(outcomes.rows_loaded, 0) as rows_loaded,
-        coalesce(outcomes.rows_already_loaded, 0) as rows_already_loaded,
+        -- Rows of responses loaded before were counted and left out when the file was staged.
+        batch_files.rows_already_loaded + coalesce(outcomes.rows_already_loaded, 0)
+            as rows_already_loaded,
         case when batch_files.status = 'staged' then 'loaded' else batch_files.status end as status,
         batch_files.reason,
         batch_files.archive_path,
