@@ -8,6 +8,10 @@ A model whose header holds `-- materialized: incremental` has rows that depend o
 `getvariable('first_new_response_row')` on (a rowid of raw_responses), which is 0 in a whole build.
 When the runner is told that the rows before that one are unchanged and already built, it inserts
 the select's rows into the existing table instead of replacing it.
+A model whose header holds `-- materialized: incremental by wave` has rows keyed by wave, each
+wave's rows made from that wave's responses alone: in such a build its select reads only the
+waves listed in `getvariable('rebuilt_waves')` (the waves of the new responses; NULL, meaning
+every wave, in a whole build), and the runner replaces just those waves' rows.
 A model with a start model beside it (`<name>__start`) is built to a fixed point: its table starts
 as the start model's rows, and its select, which reads its own table, runs again on its result, with
 `getvariable('fixed_point_pass')` set to 1, 2, ..., until the result stops changing.
@@ -34,7 +38,8 @@ FIXED_POINT_START_SUFFIX = "__start"
 MAX_FIXED_POINT_PASSES = 100
 VIEW_DIRECTIVE = "-- materialized: view"
 INCREMENTAL_DIRECTIVE = "-- materialized: incremental"
-MATERIALIZATION_DIRECTIVES = (VIEW_DIRECTIVE, INCREMENTAL_DIRECTIVE)
+INCREMENTAL_BY_WAVE_DIRECTIVE = "-- materialized: incremental by wave"
+MATERIALIZATION_DIRECTIVES = (VIEW_DIRECTIVE, INCREMENTAL_DIRECTIVE, INCREMENTAL_BY_WAVE_DIRECTIVE)
 
 
 def quote_identifier(name: str) -> str:
@@ -104,6 +109,10 @@ def is_incremental_model(model_sql: str) -> bool:
     return INCREMENTAL_DIRECTIVE in _header_lines(model_sql)
 
 
+def is_incremental_by_wave_model(model_sql: str) -> bool:
+    return INCREMENTAL_BY_WAVE_DIRECTIVE in _header_lines(model_sql)
+
+
 def models_in_build_order(layers: tuple[str, ...] = MODEL_LAYERS) -> list[Path]:
     """Every model of `layers`, each after the models its SQL names (a fixed-point model also
     after its start model)."""
@@ -154,8 +163,19 @@ def run_models(
 ) -> list[str]:
     """Materialize every model of `layers`, dependencies first. With `first_new_response_row`,
     the incremental models already hold the rows of every raw response before that rowid, and
-    only add the rest; without it, every model is built whole."""
-    set_variables(con, {"first_new_response_row": first_new_response_row or 0})
+    only add the rest, and the models incremental by wave rebuild the waves of those responses;
+    without it, every model is built whole."""
+    incremental = first_new_response_row is not None
+    rebuilt_waves = None
+    if incremental:
+        [(rebuilt_waves,)] = con.execute(
+            "select coalesce(list(distinct wave), []) from raw_responses where rowid >= ?",
+            [first_new_response_row],
+        ).fetchall()
+    set_variables(
+        con,
+        {"first_new_response_row": first_new_response_row or 0, "rebuilt_waves": rebuilt_waves},
+    )
     built = []
     ordered = models_in_build_order(layers)
     names = {path.stem for path in ordered}
@@ -163,8 +183,14 @@ def run_models(
         select = path.read_text(encoding="utf-8")
         if path.stem + FIXED_POINT_START_SUFFIX in names:
             build_to_fixed_point(con, path.stem, select)
-        elif is_incremental_model(select) and first_new_response_row is not None:
+        elif is_incremental_model(select) and incremental:
             con.execute(f"insert into {quote_identifier(path.stem)} by name {select}")
+        elif is_incremental_by_wave_model(select) and incremental:
+            table = quote_identifier(path.stem)
+            con.execute(
+                f"delete from {table} where list_contains(getvariable('rebuilt_waves'), wave)"
+            )
+            con.execute(f"insert into {table} by name {select}")
         else:
             create_or_replace(con, path.stem, "view" if is_view_model(select) else "table", select)
         built.append(path.stem)

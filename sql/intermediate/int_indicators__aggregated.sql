@@ -10,20 +10,26 @@
 -- (the scored ones, the complete cases for alpha); invited is the group's roster headcount. sd is
 -- the sample standard deviation of what a mean or share averages (scores, or 0/1 band membership).
 -- Breakdowns by exposure band cover the compassion-fatigue indicators only.
+-- Built incrementally by wave: a build with new responses rebuilds only their waves' rows.
+-- materialized: incremental by wave
 with scores as (
-    select * from int_scale_scores__banded where score is not null
+    select * from int_scale_scores__banded
+    where score is not null and coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
 ),
 
 facets as (
     select * from int_responses__facets
+    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
 ),
 
 units as (
     select * from int_group_units
+    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
 ),
 
 groups as (
     select * from int_groups
+    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
 ),
 
 bands as (
@@ -36,6 +42,7 @@ t_critical as (
 
 reliability as (
     select * from int_scale_reliability
+    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
 ),
 
 exposure_indicators as (

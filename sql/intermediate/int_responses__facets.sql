@@ -3,8 +3,11 @@
 -- e.g. facet 'role', facet_level 'Nurse'), and its band on each exposure item (facet_kind
 -- 'exposure', facet the item id, facet_level the band id). An unanswered item, or an answer in no
 -- exposure band, puts the response in no group of that facet.
+-- Built incrementally by wave: a build with new responses rebuilds only their waves' rows.
+-- materialized: incremental by wave
 with responses as (
     select * from stg_survey__responses
+    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
 ),
 
 answers as (

@@ -4,8 +4,11 @@
 -- it is scored (score_offset + score_weight x value, so its variance is score_weight^2 x the
 -- variance of the answer values) and the total as the sum of the scored items. Variances are
 -- sample variances from exact decimal sums, so that re-runs give the very same alpha.
+-- Built incrementally by wave: a build with new responses rebuilds only their waves' rows.
+-- materialized: incremental by wave
 with scores as (
     select * from int_scale_scores__scored
+    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
 ),
 
 answers as (

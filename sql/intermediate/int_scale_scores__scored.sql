@@ -6,8 +6,11 @@
 -- is scored when at least min_answered items are answered; a sum scale is prorated as the mean of
 -- the answered items x the item count, a mean or 0-100 scale is the mean of the answered items.
 -- Otherwise its score is null.
+-- Built incrementally by wave: a build with new responses rebuilds only their waves' rows.
+-- materialized: incremental by wave
 with responses as (
     select * from stg_survey__responses
+    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
 ),
 
 answered as (
