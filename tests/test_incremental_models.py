@@ -13,6 +13,7 @@ from resilience import pipeline
 from resilience.instruments import Registry
 from resilience.settings import Settings, load_settings
 from resilience.sqlfiles import models_in_build_order, quote_identifier
+from resilience.warehouse import ensure_schema, models_built_from
 from tests.conftest import make_project
 
 HELD_BACK_ROWS = 40
@@ -151,3 +152,21 @@ def test_a_changed_earlier_response_rebuilds_the_models_whole(
         con.execute("update raw_responses set duration_seconds = 1 where rowid = 0")
     assert "stg_survey__answers" in pipeline.transform(settings, registry)
     assert not planted_answer_kept(settings)
+
+
+def test_a_warehouse_from_before_incremental_builds_gets_a_whole_build(registry: Registry) -> None:
+    with duckdb.connect() as con:
+        con.execute(
+            "create table transform_state (inputs_fingerprint varchar not null, "
+            "built_at timestamp not null)"
+        )
+        con.execute("insert into transform_state values ('built by an older version', now())")
+        ensure_schema(con, registry)
+        assert models_built_from(con) is None
+        columns = [row[0] for row in con.execute("describe transform_state").fetchall()]
+        assert columns == [
+            "definitions_fingerprint",
+            "responses_built",
+            "responses_digest",
+            "built_at",
+        ]
