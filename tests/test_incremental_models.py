@@ -4,6 +4,7 @@ for earlier responses, and every model ends up exactly as a whole build would ma
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -58,13 +59,20 @@ def excluded_as_duplicates(settings: Settings) -> int:
     return count
 
 
+@dataclass(frozen=True)
+class CumulativeNights:
+    """A project whose newest export is cumulative: `yesterday` holds its records without the last
+    rows, `tonight` every row and one more response that gives exactly the answers of one of
+    yesterday's, in the same team and wave."""
+
+    settings: Settings
+    export: Path
+    yesterday: list[list[str]]
+    tonight: list[list[str]]
+
+
 @pytest.fixture
-def cumulative_nights(
-    tmp_path: Path,
-) -> tuple[Settings, Path, list[list[str]], list[list[str]]]:
-    """A project whose newest export is yesterday's (without its last rows); returns the export's
-    path, yesterday's records and tonight's: every row, and one more response that gives exactly
-    the answers of one of yesterday's, in the same team and wave."""
+def cumulative_nights(tmp_path: Path) -> CumulativeNights:
     config = make_project(tmp_path)
     config.write_text(
         config.read_text(encoding="utf-8")
@@ -86,7 +94,7 @@ def cumulative_nights(
     copy[columns.index("ResponseId")] = COPYING_RESPONSE_ID
     yesterday = header + data[:-HELD_BACK_ROWS]
     tonight = header + data + [copy]
-    return settings, export, yesterday, tonight
+    return CumulativeNights(settings, export, yesterday, tonight)
 
 
 def write_records(path: Path, records: list[list[str]]) -> None:
@@ -95,16 +103,15 @@ def write_records(path: Path, records: list[list[str]]) -> None:
 
 
 def test_new_responses_are_added_to_the_per_response_models_as_a_whole_build_would(
-    cumulative_nights: tuple[Settings, Path, list[list[str]], list[list[str]]],
-    registry: Registry,
+    cumulative_nights: CumulativeNights, registry: Registry
 ) -> None:
-    settings, export, yesterday, tonight = cumulative_nights
-    write_records(export, yesterday)
+    settings, export = cumulative_nights.settings, cumulative_nights.export
+    write_records(export, cumulative_nights.yesterday)
     assert "stg_survey__answers" in run_through_transform(settings, registry)
     duplicates_yesterday = excluded_as_duplicates(settings)
     plant_answer(settings)
 
-    write_records(export, tonight)
+    write_records(export, cumulative_nights.tonight)
     assert "team_indicators" in run_through_transform(settings, registry)
     assert planted_answer_kept(settings)
     remove_planted_answer(settings)
@@ -137,11 +144,10 @@ def test_new_responses_are_added_to_the_per_response_models_as_a_whole_build_wou
 
 
 def test_a_changed_earlier_response_rebuilds_the_models_whole(
-    cumulative_nights: tuple[Settings, Path, list[list[str]], list[list[str]]],
-    registry: Registry,
+    cumulative_nights: CumulativeNights, registry: Registry
 ) -> None:
-    settings, export, _, tonight = cumulative_nights
-    write_records(export, tonight)
+    settings = cumulative_nights.settings
+    write_records(cumulative_nights.export, cumulative_nights.tonight)
     run_through_transform(settings, registry)
     assert pipeline.transform(settings, registry) == []
     plant_answer(settings)
