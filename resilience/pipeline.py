@@ -453,7 +453,8 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
     """Score every response and rebuild the indicator marts; return the models built. When the
     marts in the warehouse were built and checked from exactly these inputs (no new responses, same
     definitions, action log, roster, settings and SQL), nothing is rebuilt and none are returned.
-    When only new responses were added since, the per-response models score just those."""
+    When only new responses were added since, the incremental models add just those, the models
+    incremental by wave rebuild only their waves, and the rest are rebuilt whole."""
     registry.require_indicators(settings.indicators.compassion_fatigue)
     variables = {
         **settings.indicator_variables(),

@@ -14,22 +14,33 @@
 -- materialized: incremental by wave
 with scores as (
     select * from int_scale_scores__banded
-    where score is not null and coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
+    where
+        score is not null
+        and (
+            getvariable('rebuilt_waves') is null
+            or list_contains(getvariable('rebuilt_waves'), wave)
+        )
 ),
 
 facets as (
     select * from int_responses__facets
-    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
+    where
+        getvariable('rebuilt_waves') is null
+        or list_contains(getvariable('rebuilt_waves'), wave)
 ),
 
 units as (
     select * from int_group_units
-    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
+    where
+        getvariable('rebuilt_waves') is null
+        or list_contains(getvariable('rebuilt_waves'), wave)
 ),
 
 groups as (
     select * from int_groups
-    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
+    where
+        getvariable('rebuilt_waves') is null
+        or list_contains(getvariable('rebuilt_waves'), wave)
 ),
 
 bands as (
@@ -42,7 +53,9 @@ t_critical as (
 
 reliability as (
     select * from int_scale_reliability
-    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
+    where
+        getvariable('rebuilt_waves') is null
+        or list_contains(getvariable('rebuilt_waves'), wave)
 ),
 
 exposure_indicators as (

@@ -8,7 +8,9 @@
 -- materialized: incremental by wave
 with scores as (
     select * from int_scale_scores__scored
-    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
+    where
+        getvariable('rebuilt_waves') is null
+        or list_contains(getvariable('rebuilt_waves'), wave)
 ),
 
 answers as (

@@ -10,7 +10,9 @@
 -- materialized: incremental by wave
 with responses as (
     select * from stg_survey__responses
-    where coalesce(list_contains(getvariable('rebuilt_waves'), wave), true)
+    where
+        getvariable('rebuilt_waves') is null
+        or list_contains(getvariable('rebuilt_waves'), wave)
 ),
 
 answered as (
