@@ -463,16 +463,21 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
     }
     with _open_warehouse(settings) as con:
         load_seeds(con, registry, settings.paths.actions)
-        definitions = definitions_fingerprint(con, settings.paths.roster, variables)
+        inputs = ModelsBuild(
+            definitions_fingerprint(con, settings.paths.roster, variables),
+            *raw_responses_digest(con),
+        )
         previous = models_built_from(con)
+        if previous == inputs:
+            return []
         first_new_response_row = None
-        if previous is not None and previous.definitions_fingerprint == definitions:
-            built_before = (previous.responses, previous.responses_digest)
-            if raw_responses_digest(con, previous.responses) == built_before:
-                [(responses,)] = con.execute("select count(*) from raw_responses").fetchall()
-                if responses == previous.responses:
-                    return []
-                first_new_response_row = previous.responses
+        if (
+            previous is not None
+            and previous.definitions_fingerprint == inputs.definitions_fingerprint
+            and raw_responses_digest(con, previous.responses)
+            == (previous.responses, previous.responses_digest)
+        ):
+            first_new_response_row = previous.responses
         set_variables(con, variables)
         built = run_transform(
             con,
@@ -482,7 +487,8 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
         )
         # A mart that breaks its rules fails the run here, before anything is published.
         check_marts(con, settings.privacy.min_group_size)
-        record_models_built_from(con, ModelsBuild(definitions, *raw_responses_digest(con)))
+        # Nothing writes raw_responses during the transform: the inputs are what it was built from.
+        record_models_built_from(con, inputs)
         return built
 
 

@@ -6,8 +6,8 @@ for models that are far cheaper to compute where they are read than to store.
 A model whose header holds `-- materialized: incremental` has rows that depend on one response each
 (on its raw row and the definitions): its select reads only the raw responses from
 `getvariable('first_new_response_row')` on (a rowid of raw_responses), which is 0 in a whole build.
-When the runner is told that the rows before that one are unchanged and already built, it inserts
-the select's rows into the existing table instead of replacing it.
+In an incremental build (the rows before that one are unchanged and already built) the runner
+inserts the select's rows into the existing table instead of replacing it.
 A model whose header holds `-- materialized: incremental by wave` has rows keyed by wave, each
 wave's rows made from that wave's responses alone: in such a build its select reads only the
 waves listed in `getvariable('rebuilt_waves')` (the waves of the new responses; NULL, meaning
@@ -159,23 +159,13 @@ def build_to_fixed_point(con: duckdb.DuckDBPyConnection, name: str, select: str)
 def run_models(
     con: duckdb.DuckDBPyConnection,
     layers: tuple[str, ...] = MODEL_LAYERS,
-    first_new_response_row: int | None = None,
+    incremental: bool = False,
 ) -> list[str]:
-    """Materialize every model of `layers`, dependencies first. With `first_new_response_row`,
-    the incremental models already hold the rows of every raw response before that rowid, and
-    only add the rest, and the models incremental by wave rebuild the waves of those responses;
-    without it, every model is built whole."""
-    incremental = first_new_response_row is not None
-    rebuilt_waves = None
-    if incremental:
-        [(rebuilt_waves,)] = con.execute(
-            "select coalesce(list(distinct wave), []) from raw_responses where rowid >= ?",
-            [first_new_response_row],
-        ).fetchall()
-    set_variables(
-        con,
-        {"first_new_response_row": first_new_response_row or 0, "rebuilt_waves": rebuilt_waves},
-    )
+    """Materialize every model of `layers`, dependencies first. `incremental`: the models were
+    built before from every raw response before rowid `first_new_response_row` (a variable the
+    caller sets, with `rebuilt_waves`), so the incremental models only add the rest and the
+    models incremental by wave replace only the rows of `rebuilt_waves`; otherwise every model is
+    built whole."""
     built = []
     ordered = models_in_build_order(layers)
     names = {path.stem for path in ordered}

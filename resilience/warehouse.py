@@ -194,9 +194,7 @@ def raw_responses_digest(
     the sum of their hashes taken with their rowids: equal only when the same rows sit at the same
     rowids."""
     [(rows, digest)] = con.execute(
-        "select count(*), coalesce(sum(hash(rowid, raw)), 0) from raw_responses as raw "
-        "where rowid < coalesce(?, 9223372036854775807)",
-        [before_row],
+        read_sql("runs/raw_responses_digest.sql"), [before_row]
     ).fetchall()
     return rows, int(digest)
 
@@ -224,13 +222,27 @@ def run_transform(
 ) -> list[str]:
     """Rebuild staging, intermediate and mart models from the raw tables, in one transaction that
     also forgets what the models were built from (recorded again once they pass their checks).
-    With `first_new_response_row`, the incremental models add only the raw responses from that
-    rowid on (see `run_models`)."""
-    set_variables(con, {"roster_path": str(roster_path), "min_group_size": min_group_size})
+    With `first_new_response_row`, the models built before hold every raw response before that
+    rowid: the incremental models add only the rest, and the models incremental by wave rebuild
+    only the waves of those responses (see `run_models`)."""
+    rebuilt_waves = None
+    if first_new_response_row is not None:
+        [(rebuilt_waves,)] = con.execute(
+            read_sql("runs/rebuilt_waves.sql"), [first_new_response_row]
+        ).fetchall()
+    set_variables(
+        con,
+        {
+            "roster_path": str(roster_path),
+            "min_group_size": min_group_size,
+            "first_new_response_row": first_new_response_row or 0,
+            "rebuilt_waves": rebuilt_waves,
+        },
+    )
     con.execute("begin transaction")
     try:
         con.execute("delete from transform_state")
-        built = run_models(con, first_new_response_row=first_new_response_row)
+        built = run_models(con, incremental=first_new_response_row is not None)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
