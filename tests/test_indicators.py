@@ -445,7 +445,7 @@ def test_a_new_definition_file_is_validated_scored_and_reported(
     scores = rows(
         toy_warehouse,
         "select items_answered, score, band_id from int_scale_scores__banded "
-        "where indicator = 'toy_strain' order by response_key",
+        "where indicator = 'toy_strain' order by response_row",
     )
     # The last three: values 1, 1, 1 and reversed 3 - 2 = 1: 33.33 each, low.
     assert scores[:3] == [(4, 75.0, "high"), (3, 0.0, "low"), (2, None, None)]

@@ -36,8 +36,9 @@ def scores(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
         "int_scale_scores__banded",
     )
     rows = con.execute(
-        "select response_key, indicator, items_answered, score, band_id "
-        "from int_scale_scores__banded"
+        "select responses.response_key, banded.indicator, banded.items_answered, banded.score, "
+        "banded.band_id from int_scale_scores__banded as banded "
+        "inner join stg_survey__responses as responses using (response_row)"
     ).fetchall()
     return {
         (key, indicator): (answered, score, band) for key, indicator, answered, score, band in rows
@@ -164,7 +165,7 @@ def test_mini_z_three_or_more_is_burnout(warehouse) -> None:
 def test_band_edges(warehouse, indicator, score, band) -> None:
     warehouse.execute(
         "create table int_scale_scores__scored as "
-        "select 'r1' as response_key, ? as indicator, cast(? as double) as score",
+        "select 1 as response_row, ? as indicator, cast(? as double) as score",
         [indicator, score],
     )
     materialize(warehouse, "int_scale_scores__banded")

@@ -1,5 +1,6 @@
--- One row per response per scale (key: response_key, indicator; or response_row, indicator, as in
--- stg_survey__responses): items answered and the score, for every response that is scored.
+-- One row per response per scale (key: response_row, indicator; stg_survey__responses has each
+-- response's response_key, which storing on every score cost a second at a million responses):
+-- items answered and the score, for every response that is scored.
 -- Each answer counts as score_offset + score_weight x its value (seed_scale_items): reversed items
 -- are mirrored within the item's value range (6 - x on a 1-5 scale, 100 - x on 0-100), and on a
 -- 0-100 scale every item is rescaled so that its lowest value counts 0 and its highest 100. A scale
@@ -25,7 +26,6 @@ scales as (
 
 final as (
     select
-        responses.response_key,
         responses.response_row,
         responses.team_id,
         responses.wave,
