@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast, get_args
 
 import duckdb
 import jinja2
@@ -36,10 +36,10 @@ MODEL_LAYERS = ("staging", "intermediate", "marts")
 FIXED_POINT_START_SUFFIX = "__start"
 # A fixed-point model that has not settled after this many passes has a rule that never settles.
 MAX_FIXED_POINT_PASSES = 100
-VIEW_DIRECTIVE = "-- materialized: view"
-INCREMENTAL_DIRECTIVE = "-- materialized: incremental"
-INCREMENTAL_BY_WAVE_DIRECTIVE = "-- materialized: incremental by wave"
-MATERIALIZATION_DIRECTIVES = (VIEW_DIRECTIVE, INCREMENTAL_DIRECTIVE, INCREMENTAL_BY_WAVE_DIRECTIVE)
+MATERIALIZED_PREFIX = "-- materialized: "
+VIEW_DIRECTIVE = MATERIALIZED_PREFIX + "view"
+Materialization = Literal["table", "view", "incremental", "incremental by wave"]
+MATERIALIZATIONS: tuple[str, ...] = get_args(Materialization)
 
 
 def quote_identifier(name: str) -> str:
@@ -87,7 +87,7 @@ def model_description(path: Path) -> str:
     lines = [
         line.removeprefix("--").strip()
         for line in _header_lines(path.read_text(encoding="utf-8"))
-        if line not in MATERIALIZATION_DIRECTIVES
+        if not line.startswith(MATERIALIZED_PREFIX)
     ]
     return " ".join(lines).removeprefix("Published.").strip()
 
@@ -101,16 +101,17 @@ def _header_lines(model_sql: str) -> list[str]:
     return lines
 
 
-def is_view_model(model_sql: str) -> bool:
-    return VIEW_DIRECTIVE in _header_lines(model_sql)
-
-
-def is_incremental_model(model_sql: str) -> bool:
-    return INCREMENTAL_DIRECTIVE in _header_lines(model_sql)
-
-
-def is_incremental_by_wave_model(model_sql: str) -> bool:
-    return INCREMENTAL_BY_WAVE_DIRECTIVE in _header_lines(model_sql)
+def materialization(model_sql: str) -> Materialization:
+    """How a model is stored: as its header's `-- materialized: <kind>` line says, else a table."""
+    for line in _header_lines(model_sql):
+        if line.startswith(MATERIALIZED_PREFIX):
+            kind = line.removeprefix(MATERIALIZED_PREFIX)
+            if kind not in MATERIALIZATIONS:
+                raise ValueError(
+                    f"unknown materialization {kind!r}: one of {', '.join(MATERIALIZATIONS)}"
+                )
+            return cast(Materialization, kind)
+    return "table"
 
 
 def models_in_build_order(layers: tuple[str, ...] = MODEL_LAYERS) -> list[Path]:
@@ -171,18 +172,19 @@ def run_models(
     names = {path.stem for path in ordered}
     for path in ordered:
         select = path.read_text(encoding="utf-8")
+        kind = materialization(select)
+        table = quote_identifier(path.stem)
         if path.stem + FIXED_POINT_START_SUFFIX in names:
             build_to_fixed_point(con, path.stem, select)
-        elif is_incremental_model(select) and incremental:
-            con.execute(f"insert into {quote_identifier(path.stem)} by name {select}")
-        elif is_incremental_by_wave_model(select) and incremental:
-            table = quote_identifier(path.stem)
+        elif incremental and kind == "incremental":
+            con.execute(f"insert into {table} by name {select}")
+        elif incremental and kind == "incremental by wave":
             con.execute(
                 f"delete from {table} where list_contains(getvariable('rebuilt_waves'), wave)"
             )
             con.execute(f"insert into {table} by name {select}")
         else:
-            create_or_replace(con, path.stem, "view" if is_view_model(select) else "table", select)
+            create_or_replace(con, path.stem, "view" if kind == "view" else "table", select)
         built.append(path.stem)
     return built
 

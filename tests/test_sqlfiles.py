@@ -10,6 +10,7 @@ from resilience.sqlfiles import (
     VIEW_DIRECTIVE,
     build_to_fixed_point,
     create_or_replace,
+    materialization,
     model_description,
     model_paths,
     models_in_build_order,
@@ -106,3 +107,17 @@ def test_view_models_are_marked_in_their_header_and_the_mark_is_not_their_descri
     for view in views:
         assert "materialized" not in model_description(view)
         assert model_description(view)
+
+
+def test_incremental_models_are_marked_in_their_header_and_an_unknown_mark_is_refused() -> None:
+    kinds = {
+        path.stem: materialization(path.read_text(encoding="utf-8"))
+        for layer in ("staging", "intermediate", "marts")
+        for path in model_paths(layer)
+    }
+    assert kinds["stg_survey__answers"] == "incremental"
+    assert kinds["int_scale_scores__scored"] == "incremental by wave"
+    assert kinds["int_scale_scores__banded"] == "view"
+    assert kinds["team_indicators"] == "table"
+    with pytest.raises(ValueError, match="unknown materialization 'incremantal'"):
+        materialization("-- A model.\n-- materialized: incremantal\nselect 1")

@@ -1,5 +1,5 @@
--- One row per response that is scored (key: response_key; response_row, its row number in
--- raw_responses, is the key the answers carry, valid within one build), without the answers.
+-- One row per response that is scored (key: response_key; response_row, its rowid in
+-- raw_responses, is the key the answers and scores carry), without the answers.
 -- Responses that the configured careless-responding rules exclude stay in the warehouse with
 -- their reasons (int_quality__response_flags) and are left out here, so no score or indicator
 -- counts them.
