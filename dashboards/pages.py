@@ -11,11 +11,9 @@ the organization's totals, so it cannot show another team's name or numbers.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import re
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +33,7 @@ from dashboards.model import (
     RunFacts,
     shown_rows,
 )
+from dashboards.page_workers import helpers_writing
 from dashboards.plotting import FigureSpec, flag, iso_day, rate_text
 
 INDEX_PAGE = "index.html"
@@ -50,11 +49,9 @@ document.getElementById('{plot_id}').on('plotly_click', function (event) {
   if (page) { window.location.href = page; }
 });
 """
-# Below this many team pages, starting worker processes costs more than the pages take to write
-# one after another: a team page takes about 12 ms, a spawned worker 2 s or more to import pandas,
-# plotly and the caller's main module. On 2 cores, 500 pages took 6.2 s in one process and 6.8 s
-# in two workers; 1000 pages 11.2 s and 9.6 s.
-PARALLEL_TEAM_PAGES_FROM = 800
+# From this many team pages on, helper processes write pages too (see `dashboards.page_workers`):
+# a team page takes about 15 ms, and a helper needs about 2 s to start.
+PARALLEL_TEAM_PAGES_FROM = 200
 SAFE_FILE_STEM = re.compile(r"[A-Za-z0-9_-]{1,64}")
 WARNING_RULE_NAMES = {
     "worsened": "worsened beyond chance since the previous wave",
@@ -93,56 +90,43 @@ def write_dashboards(
 ) -> list[Path]:
     """Write index.html, leadership.html, teams/<team>.html for every team with a shown score in
     the latest wave, and the shared plotly.min.js into `out_dir`. `linked_pages` are other pages
-    in `out_dir` (such as the validation report) for the index to link. Team pages are written by
-    `workers` processes (default: one per usable CPU core) when there are many of them.
+    in `out_dir` (such as the validation report) for the index to link. When there are many team
+    pages, `workers` processes write them (default: one per usable CPU core): this one and
+    helpers.
 
     Returns the paths written: index, leadership, the team pages, then the plotly.js bundle.
     """
     team_pages = {team_id: team_page_path(team_id) for team_id in tables.reported_team_ids()}
+    teams = list(team_pages.items())
     environment = _environment()
     (out_dir / TEAMS_FOLDER).mkdir(parents=True, exist_ok=True)
-    written = [
-        _write(
-            out_dir / INDEX_PAGE,
-            _index_html(environment, tables, run, min_group_size, team_pages, linked_pages),
-        ),
-        _write(
-            out_dir / LEADERSHIP_PAGE,
-            _leadership_html(environment, tables, run, min_group_size, team_pages),
-        ),
-    ]
-    written += _write_team_pages(out_dir, tables, run, min_group_size, team_pages, workers)
+    writer = TeamPageWriter(out_dir, tables, run, min_group_size)
+    workers = workers or len(os.sched_getaffinity(0))
+    helpers = workers - 1 if len(teams) >= PARALLEL_TEAM_PAGES_FROM else 0
+    # Helpers start first, so that they are ready sooner; this process writes pages too.
+    with helpers_writing(writer, teams, helpers) as claims:
+        written = [
+            _write(
+                out_dir / INDEX_PAGE,
+                _index_html(environment, tables, run, min_group_size, team_pages, linked_pages),
+            ),
+            _write(
+                out_dir / LEADERSHIP_PAGE,
+                _leadership_html(environment, tables, run, min_group_size, team_pages),
+            ),
+        ]
+        while (team := claims.claim()) is not None:
+            writer.write(team)
+    written += [out_dir / page for _, page in teams]
     # Always rewrite the bundle: a copy left by an older plotly may not draw this plotly's JSON.
     written.append(_write(out_dir / PLOTLY_BUNDLE, get_plotlyjs()))
     return written
 
 
-def _write_team_pages(
-    out_dir: Path,
-    tables: PublishedTables,
-    run: RunFacts,
-    min_group_size: int,
-    team_pages: dict[str, str],
-    workers: int | None,
-) -> list[Path]:
-    workers = workers or len(os.sched_getaffinity(0))
-    if workers < 2 or len(team_pages) < PARALLEL_TEAM_PAGES_FROM:
-        writer = TeamPageWriter(out_dir, tables, run, min_group_size)
-        return [writer.write(team) for team in team_pages.items()]
-    # Spawned, not forked: the calling process may run threads (Prefect's) that a fork would copy
-    # mid-flight.
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_team_page_worker,
-        initargs=(out_dir, tables, run, min_group_size),
-    ) as pool:
-        return list(pool.map(_write_in_worker, team_pages.items(), chunksize=8))
-
-
 @dataclass
 class TeamPageWriter:
-    """Writes team pages (teams/<team id>.html) of one dashboard folder."""
+    """Writes team pages (teams/<team id>.html) of one dashboard folder. It pickles, for a
+    helper process to write pages with it."""
 
     out_dir: Path
     tables: PublishedTables
@@ -152,6 +136,13 @@ class TeamPageWriter:
     def __post_init__(self) -> None:
         self.environment = _environment()
 
+    def __getstate__(self) -> dict[str, object]:
+        return {name: value for name, value in vars(self).items() if name != "environment"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        vars(self).update(state)
+        self.__post_init__()
+
     def write(self, team: tuple[str, str]) -> Path:
         """Write the page of `team` (its id and its page path) and return the file."""
         team_id, page = team
@@ -160,23 +151,6 @@ class TeamPageWriter:
             self.environment, self.tables.for_team(team_id), team_id, self.run, self.min_group_size
         )
         return _write(self.out_dir / page, team_html)
-
-
-# A worker process's writer, made once by the pool's initializer.
-_worker_writer: TeamPageWriter | None = None
-
-
-def _start_team_page_worker(
-    out_dir: Path, tables: PublishedTables, run: RunFacts, min_group_size: int
-) -> None:
-    global _worker_writer
-    _worker_writer = TeamPageWriter(out_dir, tables, run, min_group_size)
-
-
-def _write_in_worker(team: tuple[str, str]) -> Path:
-    if _worker_writer is None:
-        raise RuntimeError("team page worker used before it was started")
-    return _worker_writer.write(team)
 
 
 def _write(path: Path, content: str) -> Path:

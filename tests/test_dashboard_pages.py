@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,7 @@ import plotly.io as pio
 import pytest
 
 from dashboards.model import PublishedTables, read_published_tables
-from dashboards.pages import PageLink, team_page_path, write_dashboards
+from dashboards.pages import PageLink, TeamPageWriter, team_page_path, write_dashboards
 from tests.test_dashboard_figures import (
     ESCAPED_SCRIPT_TEAM,
     MIN_GROUP_SIZE,
@@ -421,16 +422,34 @@ def test_read_published_tables_names_a_missing_required_table(tmp_path):
         read_published_tables(path)
 
 
-def test_team_pages_written_by_worker_processes_equal_those_written_in_process(
+def test_team_pages_written_by_a_helper_process_equal_those_written_in_process(
     tmp_path, monkeypatch
 ):
     tables, run = make_published_tables(), make_run_facts()
     in_process = write_dashboards(tmp_path / "one", tables, run, MIN_GROUP_SIZE, workers=1)
-    monkeypatch.setattr("dashboards.pages.PARALLEL_TEAM_PAGES_FROM", 2)
-    in_workers = write_dashboards(tmp_path / "two", tables, run, MIN_GROUP_SIZE, workers=2)
+    # This process holds back its first page until a helper has written one, so that the helper
+    # surely writes some (the helper unpickles the writer unpatched).
+    helpers_teams = tmp_path / "two" / "teams"
+    written_here: set[str] = set()
+    write_in_process = TeamPageWriter.write
 
-    assert [path.relative_to(tmp_path / "two") for path in in_workers] == [
+    def write_once_a_helper_wrote(writer, team):
+        deadline = time.monotonic() + 120
+        while not {page.name for page in helpers_teams.glob("*.html")} - written_here:
+            assert time.monotonic() < deadline, "no helper wrote a page in 120 s"
+            time.sleep(0.05)
+        written_here.add(Path(team[1]).name)
+        return write_in_process(writer, team)
+
+    monkeypatch.setattr(TeamPageWriter, "write", write_once_a_helper_wrote)
+    monkeypatch.setattr("dashboards.pages.PARALLEL_TEAM_PAGES_FROM", 2)
+    with_helper = write_dashboards(tmp_path / "two", tables, run, MIN_GROUP_SIZE, workers=2)
+
+    assert [path.relative_to(tmp_path / "two") for path in with_helper] == [
         path.relative_to(tmp_path / "one") for path in in_process
     ]
-    for written_here, written_there in zip(in_process, in_workers, strict=True):
-        assert written_there.read_bytes() == written_here.read_bytes()
+    team_pages = {path.name for path in helpers_teams.glob("*.html")}
+    assert len(team_pages) >= 2
+    assert team_pages - written_here, "the helper wrote no page"
+    for written_alone, written_with_helper in zip(in_process, with_helper, strict=True):
+        assert written_with_helper.read_bytes() == written_alone.read_bytes()
