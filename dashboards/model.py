@@ -434,7 +434,10 @@ def shown_rows(rows: pd.DataFrame, value_column: str = "value") -> pd.Series:
     A row with an unknown suppression flag counts as suppressed: when in doubt, show nothing.
     A suppressed row is never shown, even if an upstream bug left a value in it.
     """
-    suppressed = rows["suppressed"].astype("boolean").fillna(True).astype(bool)
+    suppressed = rows["suppressed"]
+    # A column of plain booleans has no unknowns: taken as it is, for speed (pages ask often).
+    if suppressed.dtype != bool:
+        suppressed = suppressed.astype("boolean").fillna(True).astype(bool)
     return ~suppressed & rows[value_column].notna()
 
 

@@ -16,11 +16,18 @@
 -- raw_responses rather than from the staging model of responses, so that that model can leave the
 -- excluded responses out by reading this one (the model runner orders models by the names they
 -- mention: this file must not name it).
+-- Built incrementally by wave: a new response changes the flags of others only as their duplicate,
+-- and duplicates are found within one team and wave, so a build with new responses rebuilds only
+-- their waves' rows.
+-- materialized: incremental by wave
 with responses as (
     select
         rowid as response_row,
         *
     from raw_responses
+    where
+        getvariable('rebuilt_waves') is null
+        or list_contains(getvariable('rebuilt_waves'), wave)
 ),
 
 answers as (

@@ -3,15 +3,27 @@
 -- Responses that the configured careless-responding rules exclude stay in the warehouse with
 -- their reasons (int_quality__response_flags) and are left out here, so no score or indicator
 -- counts them.
+-- Built incrementally by wave, as the flags are: a build with new responses rebuilds only their
+-- waves' rows.
+-- materialized: incremental by wave
 with responses as (
     select
         rowid as response_row,
         *
     from raw_responses
+    where
+        getvariable('rebuilt_waves') is null
+        or list_contains(getvariable('rebuilt_waves'), wave)
 ),
 
 excluded as (
-    select * from int_quality__response_flags where excluded
+    select * from int_quality__response_flags
+    where
+        excluded
+        and (
+            getvariable('rebuilt_waves') is null
+            or list_contains(getvariable('rebuilt_waves'), wave)
+        )
 ),
 
 final as (
