@@ -146,6 +146,7 @@ _ROW_RESULT_FORMAT = {
 }
 # Mart rows have no row number to quarantine by: a few failing values explain the failure.
 _SUMMARY_RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
+_BOOLEAN_RESULT_FORMAT = {"result_format": "BOOLEAN_ONLY"}
 
 
 class PublishedDataError(RuntimeError):
@@ -432,9 +433,13 @@ def validate_marts(
 
 
 def check_marts(con: duckdb.DuckDBPyConnection, min_group_size: int) -> CheckpointResult:
-    """Validate every mart in the warehouse; raise PublishedDataError if any rule fails."""
-    result = validate_marts(con, mart_relations(con, min_group_size))
+    """Validate every mart in the warehouse; raise PublishedDataError if any rule fails. Every
+    night asks only whether each rule passed; what failed is worked out only when a rule did
+    (asking for it costs a quarter of the check)."""
+    relations = mart_relations(con, min_group_size)
+    result = run_checkpoint(con, "published_marts", relations, _BOOLEAN_RESULT_FORMAT)
     if not result.success:
+        result = validate_marts(con, relations)
         raise PublishedDataError(
             "the published tables failed their checks, so nothing was published: "
             + "; ".join(outcome.describe() for outcome in result.failures)
