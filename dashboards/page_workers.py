@@ -95,8 +95,9 @@ def helpers_writing(writer: PageWriter, teams: list[Team], helpers: int) -> Iter
             if helper.feeder is not None:
                 helper.feeder.join()
             helper.process.wait()
-            if helper.process.stdin is not None:
-                helper.process.stdin.close()
+            for pipe in (helper.process.stdin, helper.process.stdout):
+                if pipe is not None:
+                    pipe.close()
     failed = [
         helper
         for helper in started
@@ -111,7 +112,7 @@ def helpers_writing(writer: PageWriter, teams: list[Team], helpers: int) -> Iter
 
 
 def _start(number: int, payload: bytes, claims: TeamClaims) -> _Helper:
-    # Error output goes to a file (closed by write_with_helpers once the helper is done): a pipe
+    # Error output goes to a file (closed by helpers_writing once the helper is done): a pipe
     # nobody reads could fill up and stall the helper.
     stderr = tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
