@@ -22,6 +22,7 @@ from dashboards.model import (
     Band,
     MeanIndicator,
     PublishedTables,
+    records,
     shown_rows,
 )
 from dashboards.plotting import (
@@ -751,11 +752,7 @@ def response_rates(tables: PublishedTables) -> FigureSpec:
     rates = rates[rates["wave"] == wave]
     team_rates = rates[rates["group_type"] == TEAM_GROUP]
     names = tables.team_display_names()
-    rows = (
-        team_rates[shown_rows(team_rates, "response_rate")]
-        .sort_values("response_rate")
-        .to_dict("records")
-    )
+    rows = records(team_rates[shown_rows(team_rates, "response_rate")].sort_values("response_rate"))
     hidden = len(team_rates) - len(rows)
     low = [row for row in rows if flag(row["low_response_rate"])]
     # A chart of hundreds of bars says no more than its lowest ones; the team table has them all.
@@ -803,9 +800,7 @@ def response_rates(tables: PublishedTables) -> FigureSpec:
             note=(
                 f"Responses as a share of the staff invited, wave {plotly_text(wave)}; orange: low"
                 " participation, where results may not speak for the whole team."
-                + "".join(
-                    f" Organization: {rate_text(row)}." for row in organization.to_dict("records")
-                )
+                + "".join(f" Organization: {rate_text(row)}." for row in records(organization))
                 + (
                     f" {hidden} {'team is' if hidden == 1 else 'teams are'} not shown: too few"
                     " invited or responding to show a rate."
@@ -838,7 +833,7 @@ def instrument_reliability(tables: PublishedTables) -> FigureSpec:
     for position, wave in enumerate(waves):
         rows = [
             row
-            for row in reliability[reliability["wave"] == wave].to_dict("records")
+            for row in records(reliability[reliability["wave"] == wave])
             if row["indicator"] in measured
         ]
         is_latest = position == len(waves) - 1
@@ -868,7 +863,7 @@ def instrument_reliability(tables: PublishedTables) -> FigureSpec:
     latest = reliability[reliability["wave"] == waves[-1]] if waves else reliability
     flagged = [
         f"{names[row['indicator']]} (alpha {row['alpha']:.2f})"
-        for row in latest.to_dict("records")
+        for row in records(latest)
         if flag(row["below_threshold"]) and row["indicator"] in measured
     ]
     latest_label = plotly_text(waves[-1]) if waves else ""

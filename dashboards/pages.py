@@ -31,6 +31,7 @@ from dashboards.model import (
     TEAM_GROUP,
     PublishedTables,
     RunFacts,
+    records,
     shown_rows,
 )
 from dashboards.page_workers import helpers_writing
@@ -330,7 +331,7 @@ def _team_html(
             )
         )
     wave = tables.latest_wave()
-    team = tables.teams[tables.teams["team_id"].astype(str) == team_id].to_dict("records")
+    team = records(tables.teams[tables.teams["team_id"].astype(str) == team_id])
     warnings = _warning_rows(tables, {})
     return environment.get_template("team.html.j2").render(
         run=run,
@@ -447,7 +448,7 @@ def _credited_instruments(tables: PublishedTables) -> list[dict[str, str]]:
     shown_ids = set(definitions.loc[definitions["indicator"].isin(published), "instrument_id"])
     rows = tables.instruments[tables.instruments["instrument_id"].isin(shown_ids)]
     credited = []
-    for row in rows.to_dict("records"):
+    for row in records(rows):
         url = _text(row["url"])
         url = url if _is_web_address(url) else ""
         credited.append(
@@ -483,7 +484,7 @@ def _team_rows(
     latest = tables.team_indicators[tables.team_indicators["wave"] == wave]
     shown_team_ids = set(latest.loc[shown_rows(latest), "team_id"].astype(str))
     names = tables.team_display_names()
-    details = {str(row["team_id"]): row for row in tables.teams.to_dict("records")}
+    details = {str(row["team_id"]): row for row in records(tables.teams)}
     rates = _latest_response_rates(tables, wave)
     rows = []
     for team_id in names:
@@ -513,7 +514,7 @@ def _latest_response_rates(tables: PublishedTables, wave: str) -> dict[str, str]
     return {
         str(row["group_id"]): f"{row['response_rate']:.0%}"
         + (" (low)" if flag(row["low_response_rate"]) else "")
-        for row in latest[shown_rows(latest, "response_rate")].to_dict("records")
+        for row in records(latest[shown_rows(latest, "response_rate")])
     }
 
 
@@ -532,7 +533,7 @@ def _warning_rows(tables: PublishedTables, team_pages: dict[str, str]) -> list[d
             "rule": _rule_name(row["rule"]),
             "evidence": _text(row["evidence"]),
         }
-        for row in warnings.to_dict("records")
+        for row in records(warnings)
     ]
     return sorted(rows, key=lambda row: (row["team"].casefold(), row["indicator"]))
 
@@ -553,7 +554,7 @@ def _action_rows(tables: PublishedTables) -> list[dict[str, str]]:
                 f"{scale_names.get(str(row['indicator']), str(row['indicator']))}"
                 f" {row['value_before']:.1f} to {row['value_after']:.1f}"
                 f" (p = {row['change_p_value']:.3f})"
-                for row in action.to_dict("records")
+                for row in records(action)
                 if flag(row["change_significant"])
             ]
             before = _text(first["wave_before"]) or "the start"
@@ -585,10 +586,10 @@ def _participation_rows(tables: PublishedTables) -> list[dict[str, object]]:
     shown = shown_rows(rates, "response_rate")
     organization = {
         row["wave"]: rate_text(row)
-        for row in rates[shown & (rates["group_type"] == ORGANIZATION_GROUP)].to_dict("records")
+        for row in records(rates[shown & (rates["group_type"] == ORGANIZATION_GROUP)])
     }
     rows = []
-    for row, is_shown in zip(rates.to_dict("records"), shown, strict=True):
+    for row, is_shown in zip(records(rates), shown, strict=True):
         if row["group_type"] != TEAM_GROUP:
             continue
         rows.append(

@@ -21,7 +21,7 @@ from datetime import date, datetime
 import pandas as pd
 import plotly.io as pio
 
-from dashboards.model import MeanIndicator, PublishedTables, shown_rows
+from dashboards.model import MeanIndicator, PublishedTables, records, shown_rows
 
 # Band colours from magma, a viridis-family scale that stays ordered for colour-blind readers and
 # in greyscale print: pale for a scale's most favourable band, dark for its least favourable, so
@@ -154,7 +154,7 @@ def actions_by_team(tables: PublishedTables) -> dict[str | None, list[Action]]:
         return {}
     found: dict[str | None, list[Action]] = {}
     # The table repeats each action once per indicator.
-    for row in tables.actions.drop_duplicates("action_id").to_dict("records"):
+    for row in records(tables.actions.drop_duplicates("action_id")):
         team_id = None if pd.isna(row["team_id"]) else str(row["team_id"])
         found.setdefault(team_id, []).append(
             Action(
