@@ -10,6 +10,7 @@ the organization's totals, so it cannot show another team's name or numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -101,7 +102,10 @@ def write_dashboards(
     teams = list(team_pages.items())
     environment = _environment()
     (out_dir / TEAMS_FOLDER).mkdir(parents=True, exist_ok=True)
-    writer = TeamPageWriter(out_dir, tables, run, min_group_size)
+    # Team pages show neither the exposure effects nor the service lines and units: left out, they
+    # are neither sliced for every team nor sent to the helpers (the largest tables by far).
+    team_page_tables = dataclasses.replace(tables, exposure_effects=None, group_indicators=None)
+    writer = TeamPageWriter(out_dir, team_page_tables, run, min_group_size)
     workers = workers or len(os.sched_getaffinity(0))
     helpers = workers - 1 if len(teams) >= PARALLEL_TEAM_PAGES_FROM else 0
     # Helpers start first, so that they are ready sooner; this process writes pages too.
