@@ -9,9 +9,10 @@ A model whose header holds `-- materialized: incremental` has rows that depend o
 In an incremental build (the rows before that one are unchanged and already built) the runner
 inserts the select's rows into the existing table instead of replacing it.
 A model whose header holds `-- materialized: incremental by wave` has rows keyed by wave, each
-wave's rows made from that wave's responses alone: in such a build its select reads only the
-waves listed in `getvariable('rebuilt_waves')` (the waves of the new responses; NULL, meaning
-every wave, in a whole build), and the runner replaces just those waves' rows.
+wave's rows made from that wave's responses alone: its select reads its inputs through the macro
+`in_rebuilt_waves(wave)` (`sql/macros/`: the waves listed in `getvariable('rebuilt_waves')`, those
+of the new responses, or every wave in a whole build), and the runner replaces just those waves'
+rows. The runner creates the macros in `sql/macros/` before it builds any model.
 A model with a start model beside it (`<name>__start`) is built to a fixed point: its table starts
 as the start model's rows, and its select, which reads its own table, runs again on its result, with
 `getvariable('fixed_point_pass')` set to 1, 2, ..., until the result stops changing.
@@ -70,6 +71,12 @@ def render_sql(relative_path: str, **context: object) -> str:
 
 def model_paths(layer: str) -> list[Path]:
     return sorted((SQL_DIR / layer).glob("*.sql"))
+
+
+def create_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the macros the models use (`sql/macros/`, temporary: on this connection only)."""
+    for path in model_paths("macros"):
+        con.execute(path.read_text(encoding="utf-8"))
 
 
 def published_model_names() -> list[str]:
@@ -167,6 +174,7 @@ def run_models(
     caller sets, with `rebuilt_waves`), so the incremental models only add the rest and the
     models incremental by wave replace only the rows of `rebuilt_waves`; otherwise every model is
     built whole."""
+    create_macros(con)
     built = []
     ordered = models_in_build_order(layers)
     names = {path.stem for path in ordered}
@@ -179,9 +187,7 @@ def run_models(
         elif incremental and kind == "incremental":
             con.execute(f"insert into {table} by name {select}")
         elif incremental and kind == "incremental by wave":
-            con.execute(
-                f"delete from {table} where list_contains(getvariable('rebuilt_waves'), wave)"
-            )
+            con.execute(f"delete from {table} where in_rebuilt_waves(wave)")
             con.execute(f"insert into {table} by name {select}")
         else:
             create_or_replace(con, path.stem, "view" if kind == "view" else "table", select)

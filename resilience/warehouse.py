@@ -169,7 +169,7 @@ def definitions_fingerprint(
     con: duckdb.DuckDBPyConnection, roster_path: Path, variables: Mapping[str, object]
 ) -> str:
     """What the models are built from besides the raw responses: seed tables (load them first),
-    the roster file, the variables the SQL reads, and the model SQL itself."""
+    the roster file, the variables the SQL reads, and the model and macro SQL itself."""
     digest = hashlib.sha256()
     seeds = [
         row[0]
@@ -181,7 +181,7 @@ def definitions_fingerprint(
     digest.update(tables_fingerprint(con, seeds).encode())
     digest.update(roster_path.read_bytes())
     digest.update(json.dumps(dict(variables), sort_keys=True, default=str).encode())
-    for path in models_in_build_order():
+    for path in [*model_paths("macros"), *models_in_build_order()]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

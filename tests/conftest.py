@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, sync_playwright
 from resilience.instruments import Registry, load_registry
 from resilience.runtime import configure_prefect
 from resilience.settings import PROJECT_ROOT, Settings, load_settings
-from resilience.sqlfiles import quote_identifier, read_sql, set_variables
+from resilience.sqlfiles import create_macros, quote_identifier, read_sql, set_variables
 from resilience.warehouse import ensure_schema, load_seeds
 from tests.browsing import CHROMIUM, CHROMIUM_ARGS
 
@@ -59,6 +59,7 @@ def warehouse(registry: Registry) -> Iterator[duckdb.DuckDBPyConnection]:
 def materialize(con: duckdb.DuckDBPyConnection, *models: str) -> None:
     """Build the named models whole from their real SQL files, in the order given."""
     set_variables(con, {"first_new_response_row": 0})
+    create_macros(con)
     for model in models:
         layer = model.split("_")[0]
         folder = {"stg": "staging", "int": "intermediate"}.get(layer, "marts")

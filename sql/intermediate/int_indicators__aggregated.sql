@@ -14,33 +14,22 @@
 -- materialized: incremental by wave
 with scores as (
     select * from int_scale_scores__banded
-    where
-        score is not null
-        and (
-            getvariable('rebuilt_waves') is null
-            or list_contains(getvariable('rebuilt_waves'), wave)
-        )
+    where score is not null and in_rebuilt_waves(wave)
 ),
 
 facets as (
     select * from int_responses__facets
-    where
-        getvariable('rebuilt_waves') is null
-        or list_contains(getvariable('rebuilt_waves'), wave)
+    where in_rebuilt_waves(wave)
 ),
 
 units as (
     select * from int_group_units
-    where
-        getvariable('rebuilt_waves') is null
-        or list_contains(getvariable('rebuilt_waves'), wave)
+    where in_rebuilt_waves(wave)
 ),
 
 groups as (
     select * from int_groups
-    where
-        getvariable('rebuilt_waves') is null
-        or list_contains(getvariable('rebuilt_waves'), wave)
+    where in_rebuilt_waves(wave)
 ),
 
 bands as (
@@ -53,9 +42,7 @@ t_critical as (
 
 reliability as (
     select * from int_scale_reliability
-    where
-        getvariable('rebuilt_waves') is null
-        or list_contains(getvariable('rebuilt_waves'), wave)
+    where in_rebuilt_waves(wave)
 ),
 
 exposure_indicators as (

@@ -25,9 +25,7 @@ with responses as (
         rowid as response_row,
         *
     from raw_responses
-    where
-        getvariable('rebuilt_waves') is null
-        or list_contains(getvariable('rebuilt_waves'), wave)
+    where in_rebuilt_waves(wave)
 ),
 
 answers as (

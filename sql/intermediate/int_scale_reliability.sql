@@ -8,9 +8,7 @@
 -- materialized: incremental by wave
 with scores as (
     select * from int_scale_scores__scored
-    where
-        getvariable('rebuilt_waves') is null
-        or list_contains(getvariable('rebuilt_waves'), wave)
+    where in_rebuilt_waves(wave)
 ),
 
 answers as (

@@ -11,9 +11,7 @@
 -- materialized: incremental by wave
 with responses as (
     select * from stg_survey__responses
-    where
-        getvariable('rebuilt_waves') is null
-        or list_contains(getvariable('rebuilt_waves'), wave)
+    where in_rebuilt_waves(wave)
 ),
 
 answered as (

@@ -11,19 +11,12 @@ with responses as (
         rowid as response_row,
         *
     from raw_responses
-    where
-        getvariable('rebuilt_waves') is null
-        or list_contains(getvariable('rebuilt_waves'), wave)
+    where in_rebuilt_waves(wave)
 ),
 
 excluded as (
     select * from int_quality__response_flags
-    where
-        excluded
-        and (
-            getvariable('rebuilt_waves') is null
-            or list_contains(getvariable('rebuilt_waves'), wave)
-        )
+    where excluded and in_rebuilt_waves(wave)
 ),
 
 final as (
