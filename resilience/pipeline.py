@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from dashboards.model import RunFacts, read_published_tables
 from dashboards.pages import PageLink, write_dashboards
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings
 from resilience.ingest import (
+    ExportPlan,
     archive_export,
     count_statuses,
     file_sha256,
@@ -229,37 +231,47 @@ def ingest_exports(
     and the file list start empty. `progress` draws a progress bar on standard error."""
     readable, growing = _readable_exports(settings)
     mappings = load_mappings(settings.paths.mappings)
+    salt = settings.response_key_salt()
     with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
         con.execute("delete from ingest_batch")
         con.execute("delete from batch_row_failures")
-        # Files whose bytes need no reading again: loaded before, or staged earlier in this run.
+        # Files whose bytes need no reading again: loaded before, or read earlier in this run.
         known = {
             row[0]: "already loaded"
             for row in con.execute(
                 "select file_sha256 from raw_files where status = 'loaded'"
             ).fetchall()
         }
-        set_variables(con, {"response_key_salt": settings.response_key_salt()})
-        files = []
-        try:
-            for path in track(
-                readable,
+        [(threads,)] = con.execute("select current_setting('threads')").fetchall()
+        # A file is archived by one thread (its rows are numbered as they are read), so as many
+        # files are archived at once as DuckDB has threads, while this thread stages them in
+        # order into the batch.
+        with ThreadPoolExecutor(max_workers=threads) as archivers:
+            reads: list[tuple[Path, FileReport, Future[FileReport] | None]] = []
+            for path in readable:
+                with _exports_not_ready_on_os_error(path):
+                    file_report, plan = _plan_file(path, registry, mappings, known)
+                archiving = None
+                if plan is not None:
+                    known[plan.sha256] = f"same content as {path.name}"
+                    archiving = archivers.submit(
+                        _archive_file, con, file_report, plan, settings.archive_dir, salt
+                    )
+                reads.append((path, file_report, archiving))
+            files = []
+            for path, file_report, archiving in track(
+                reads,
                 description="reading exports",
                 disable=not progress,
                 transient=True,
                 console=Console(stderr=True),
             ):
-                try:
-                    file_report = _ingest_file(con, path, settings, registry, mappings, known)
-                    files.append(file_report)
-                    if file_report.status == "staged":
-                        known[file_report.file_sha256] = f"same content as {path.name}"
-                except OSError as error:  # replaced or gone mid-read, or the share dropped
-                    raise ExportsNotReady(f"{path.name}: {one_line(error)}") from error
+                with _exports_not_ready_on_os_error(path):
+                    if archiving is not None:
+                        file_report = _stage_file(con, archiving.result(), registry)
+                files.append(file_report)
                 crash_point("ingest")
-        finally:
-            con.execute("reset variable response_key_salt")
     files += [
         FileReport(path.name, "", status="waiting", reason=f"{path.name}: still being written")
         for path in growing
@@ -268,18 +280,32 @@ def ingest_exports(
     return report
 
 
-def _ingest_file(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    settings: Settings,
-    registry: Registry,
-    mappings: list[SourceMapping],
-    known: dict[str, str],
-) -> FileReport:
+@contextmanager
+def _exports_not_ready_on_os_error(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:  # replaced or gone mid-read, or the share dropped
+        raise ExportsNotReady(f"{path.name}: {one_line(error)}") from error
+
+
+@dataclass
+class _ArchivedExport:
+    report: FileReport
+    plan: ExportPlan
+    archive_path: Path
+
+
+def _plan_file(
+    path: Path, registry: Registry, mappings: list[SourceMapping], known: dict[str, str]
+) -> tuple[FileReport, ExportPlan | None]:
+    """The file's report so far, and its plan if it is to be archived: not when its content is
+    `known` (skipped) or it cannot be read as an export at all (quarantined)."""
     try:
         plan = plan_export(path, mappings, registry)
     except UnreadableExport as error:
-        return FileReport(path.name, file_sha256(path), status="quarantined", reason=str(error))
+        return FileReport(
+            path.name, file_sha256(path), status="quarantined", reason=str(error)
+        ), None
     file_report = FileReport(
         file_name=path.name,
         file_sha256=plan.sha256,
@@ -293,21 +319,68 @@ def _ingest_file(
     elif plan.blocking_problem:
         file_report.status, file_report.reason = "quarantined", plan.blocking_problem
     else:
-        archive_path = settings.archive_dir / f"{plan.sha256}.parquet"
+        return file_report, plan
+    return file_report, None
+
+
+def _archive_file(
+    con: duckdb.DuckDBPyConnection,
+    file_report: FileReport,
+    plan: ExportPlan,
+    archive_dir: Path,
+    salt: str,
+) -> FileReport | _ArchivedExport:
+    """Archive the planned export and count its rows, on a connection of its own to `con`'s
+    database: the only one that ever holds the `salt`, and only while it archives."""
+    archive_path = archive_dir / f"{plan.sha256}.parquet"
+    with con.cursor() as archiver:
+        set_variables(archiver, {"response_key_salt": salt})
         try:
-            archive_export(con, plan, archive_path)
+            archive_export(archiver, plan, archive_path)
             file_report.rows_read, file_report.rows_dropped_status = count_statuses(
-                con, plan, archive_path
+                archiver, plan, archive_path
             )
-            staged = stage_batch(con, plan, archive_path, registry)
-            file_report.rows_already_loaded = (
-                file_report.rows_read - file_report.rows_dropped_status - staged
-            )
-            file_report.archive_path = str(archive_path)
         except (UnreadableExport, duckdb.Error) as error:
             file_report.status = "quarantined"
-            file_report.reason = f"{path.name}: {str(error).splitlines()[0]}"
+            file_report.reason = f"{plan.path.name}: {str(error).splitlines()[0]}"
+            return file_report
+    return _ArchivedExport(file_report, plan, archive_path)
+
+
+def _stage_file(
+    con: duckdb.DuckDBPyConnection, read: FileReport | _ArchivedExport, registry: Registry
+) -> FileReport:
+    """Stage an archived export into `ingest_batch`; a file that could not be archived is
+    reported as it is."""
+    if isinstance(read, FileReport):
+        return read
+    file_report = read.report
+    try:
+        staged = stage_batch(con, read.plan, read.archive_path, registry)
+    except (UnreadableExport, duckdb.Error) as error:
+        file_report.status = "quarantined"
+        file_report.reason = f"{read.plan.path.name}: {str(error).splitlines()[0]}"
+        return file_report
+    file_report.rows_already_loaded = (
+        file_report.rows_read - file_report.rows_dropped_status - staged
+    )
+    file_report.archive_path = str(read.archive_path)
     return file_report
+
+
+def _ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    archive_dir: Path,
+    salt: str,
+    registry: Registry,
+    mappings: list[SourceMapping],
+) -> FileReport:
+    """One export planned, archived and staged, in turn."""
+    file_report, plan = _plan_file(path, registry, mappings, known={})
+    if plan is None:
+        return file_report
+    return _stage_file(con, _archive_file(con, file_report, plan, archive_dir, salt), registry)
 
 
 def validate(settings: Settings, report: RunReport, registry: Registry) -> RunReport:
@@ -428,16 +501,15 @@ def validate_file(
     report = new_run()
     with duckdb.connect() as con, tempfile.TemporaryDirectory() as scratch:
         ensure_schema(con, registry)
-        set_variables(con, {"response_key_salt": secrets.token_hex(32)})
         scratch_paths = settings.paths.model_copy(update={"out": Path(scratch)})
         report.files = [
             _ingest_file(
                 con,
                 path,
-                settings.model_copy(update={"paths": scratch_paths}),
+                settings.model_copy(update={"paths": scratch_paths}).archive_dir,
+                secrets.token_hex(32),
                 registry,
                 load_mappings(settings.paths.mappings),
-                known={},
             )
         ]
         check_batch(con, report, registry, settings.paths.roster, settings.quality)
