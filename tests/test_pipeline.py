@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
+import threading
 from pathlib import Path
 
 import duckdb
@@ -211,3 +213,39 @@ def test_transform_rebuilds_only_when_what_the_models_read_changes(
 
     assert "team_indicators" in pipeline.transform(project_settings, registry)
     assert warehouse_rows(project_settings, suppressed)[0][0] == suppressed_at_5
+
+
+def test_exports_are_archived_side_by_side(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With two DuckDB threads, two exports are archived at the same time: each of the first two
+    archives waits here until the other has started, which never happens when files are archived
+    one after another. Every file is still staged whole."""
+    with duckdb.connect() as con:
+        [(threads,)] = con.execute("select current_setting('threads')").fetchall()
+    if threads < 2:
+        pytest.skip("DuckDB has one thread on this machine: exports are archived one at a time")
+    settings = load_settings(make_project(tmp_path))
+    both_started = threading.Barrier(2, timeout=20)
+    calls = itertools.count()
+    archive_export = pipeline.archive_export
+
+    def archive_beside_another(*arguments: object) -> None:
+        if next(calls) < 2:
+            both_started.wait()
+        archive_export(*arguments)
+
+    monkeypatch.setattr(pipeline, "archive_export", archive_beside_another)
+    report = pipeline.ingest_exports(settings, pipeline.new_run(), registry)
+
+    assert [f.status for f in report.files] == ["staged"] * len(report.files)
+    assert len(report.files) == len(list((SAMPLE_DIR / "exports").glob("*.csv"))) >= 3
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        staged = dict(
+            con.execute("select file_sha256, count(*) from ingest_batch group by all").fetchall()
+        )
+    assert staged == {
+        f.file_sha256: f.rows_read - f.rows_dropped_status - f.rows_already_loaded
+        for f in report.files
+    }
+    assert all(count > 0 for count in staged.values())
