@@ -248,7 +248,7 @@ def ingest_exports(
         # files are archived at once as DuckDB has threads, while this thread stages them in
         # order into the batch.
         with ThreadPoolExecutor(max_workers=threads) as archivers:
-            reads: list[tuple[Path, FileReport, Future[FileReport] | None]] = []
+            reads: list[tuple[Path, FileReport, Future[FileReport | _ArchivedExport] | None]] = []
             for path in readable:
                 with _exports_not_ready_on_os_error(path):
                     file_report, plan = _plan_file(path, registry, mappings, known)
@@ -299,7 +299,8 @@ def _plan_file(
     path: Path, registry: Registry, mappings: list[SourceMapping], known: dict[str, str]
 ) -> tuple[FileReport, ExportPlan | None]:
     """The file's report so far, and its plan if it is to be archived: not when its content is
-    `known` (skipped) or it cannot be read as an export at all (quarantined)."""
+    `known` (skipped), nor when it cannot be read as an export or a problem blocks it
+    (quarantined)."""
     try:
         plan = plan_export(path, mappings, registry)
     except UnreadableExport as error:
@@ -341,9 +342,7 @@ def _archive_file(
                 archiver, plan, archive_path
             )
         except (UnreadableExport, duckdb.Error) as error:
-            file_report.status = "quarantined"
-            file_report.reason = f"{plan.path.name}: {str(error).splitlines()[0]}"
-            return file_report
+            return _quarantined(file_report, plan, error)
     return _ArchivedExport(file_report, plan, archive_path)
 
 
@@ -358,13 +357,17 @@ def _stage_file(
     try:
         staged = stage_batch(con, read.plan, read.archive_path, registry)
     except (UnreadableExport, duckdb.Error) as error:
-        file_report.status = "quarantined"
-        file_report.reason = f"{read.plan.path.name}: {str(error).splitlines()[0]}"
-        return file_report
+        return _quarantined(file_report, read.plan, error)
     file_report.rows_already_loaded = (
         file_report.rows_read - file_report.rows_dropped_status - staged
     )
     file_report.archive_path = str(read.archive_path)
+    return file_report
+
+
+def _quarantined(file_report: FileReport, plan: ExportPlan, error: Exception) -> FileReport:
+    file_report.status = "quarantined"
+    file_report.reason = f"{plan.path.name}: {str(error).splitlines()[0]}"
     return file_report
 
 
