@@ -247,7 +247,8 @@ def ingest_exports(
         # A file is archived by one thread (its rows are numbered as they are read), so as many
         # files are archived at once as DuckDB has threads, while this thread stages them in
         # order into the batch.
-        with ThreadPoolExecutor(max_workers=threads) as archivers:
+        archivers = ThreadPoolExecutor(max_workers=threads)
+        try:
             reads: list[tuple[Path, FileReport, Future[FileReport | _ArchivedExport] | None]] = []
             for path in readable:
                 with _exports_not_ready_on_os_error(path):
@@ -272,6 +273,9 @@ def ingest_exports(
                         file_report = _stage_file(con, archiving.result(), registry)
                 files.append(file_report)
                 crash_point("ingest")
+        finally:
+            # After an error, the files still waiting to be archived are not started.
+            archivers.shutdown(cancel_futures=True)
     files += [
         FileReport(path.name, "", status="waiting", reason=f"{path.name}: still being written")
         for path in growing
