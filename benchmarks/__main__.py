@@ -4,6 +4,11 @@ DuckDB's own floor (reading the same CSVs, scoring ProQOL and grouping by team i
 Prints per-stage wall time and peak RSS as a table and as JSON, then a re-run with no new
 exports, and a cumulative export that adds 1% new responses. Prefect's start-up is measured on
 its own, since the stages run here as the plain functions the flow's tasks wrap.
+
+Also runs the archive floor (`floor_archive.sql`): bare DuckDB doing only what every run must do
+besides answering the question, keeping each export as read minus its identifying columns and
+writing the responses to a DuckDB file. The pipeline is compared with both floors together, and
+the cumulative export with the archive floor of its one file, the least it can cost.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from resilience.sample import generate_sample
 from resilience.settings import Settings, load_settings
 
 FLOOR_SQL = Path(__file__).with_name("floor.sql")
+ARCHIVE_FLOOR_SQL = Path(__file__).with_name("floor_archive.sql")
+WAREHOUSE_WRITE = "warehouse write"
+# Wide enough for "archive floor: " and an export's name.
+LABEL = 44
 # Which floor statements a pipeline stage is compared with.
 FLOOR_STAGE_OF = {"ingest": "read", "transform": "score+group"}
 
@@ -74,10 +83,14 @@ def run_pipeline(settings: Settings) -> tuple[list[Measurement], pipeline.RunRep
     return stages, report
 
 
-def run_floor(exports: Path) -> list[Measurement]:
+def export_columns(exports: Path) -> str:
+    """The exports' column names as a read_csv columns struct, every column VARCHAR."""
     header = next(csv.reader(next(iter(sorted(exports.glob("*.csv")))).open(encoding="utf-8")))
-    columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in header) + "}"
-    script = string.Template(FLOOR_SQL.read_text()).substitute(columns=columns)
+    return "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in header) + "}"
+
+
+def run_floor(exports: Path) -> list[Measurement]:
+    script = string.Template(FLOOR_SQL.read_text()).substitute(columns=export_columns(exports))
     statements = [s.strip() for s in script.split(";") if s.strip()]
     names = ["read", "score", "group"]
     results = []
@@ -94,6 +107,39 @@ def run_floor(exports: Path) -> list[Measurement]:
         max(score.peak_rss_bytes, group.peak_rss_bytes),
     )
     return [results[0], combined]
+
+
+def run_archive_floor(exports: Path, scratch: Path) -> list[Measurement]:
+    """The archive floor (`floor_archive.sql`): each export archived minus its identifying columns,
+    one measurement per export, then every response written to a DuckDB file."""
+    archive_dir, warehouse = scratch / "archive", scratch / "warehouse.duckdb"
+    archive_dir.mkdir(parents=True)
+    archive_statement, warehouse_statement = [
+        statement.strip() for statement in ARCHIVE_FLOOR_SQL.read_text().split(";")[:2]
+    ]
+    columns = export_columns(exports)
+    results = []
+    with duckdb.connect() as con:
+        for export in sorted(exports.glob("*.csv")):
+            statement = string.Template(archive_statement).substitute(
+                columns=columns,
+                salt="benchmark-salt",
+                export_path=export,
+                archive_path=archive_dir / f"{export.stem}.parquet",
+            )
+            with measured(export.name) as step:
+                con.execute(statement)
+            results.append(step)
+        with measured(WAREHOUSE_WRITE) as step:
+            con.execute(f"attach '{warehouse}' as warehouse")
+            con.execute(
+                string.Template(warehouse_statement).substitute(
+                    archive_glob=archive_dir / "*.parquet"
+                )
+            )
+            con.execute("detach warehouse")
+        results.append(step)
+    return results
 
 
 def prefect_startup_seconds(settings: Settings) -> float:
@@ -169,12 +215,18 @@ def main(argv: list[str] | None = None) -> int:
         tonight.replace(newest_export)
         with measured("cumulative export, +1% responses") as incremental:
             incremental_stages, incremental_report = run_pipeline(settings)
+        # On tonight's exports: the newest one's archive is the least its +1% run can cost.
+        archive_floor = run_archive_floor(settings.paths.exports, work / "archive-floor")
         startup = prefect_startup_seconds(settings)
         leadership = settings.dashboards_dir / "leadership.html"
 
         total = sum(stage.seconds for stage in stages)
         floor_total = sum(step.seconds for step in floor)
         floor_by_name = {step.name: step for step in floor}
+        archive_floor_total = sum(step.seconds for step in archive_floor)
+        newest_export_archive = next(
+            step for step in archive_floor if step.name == newest_export.name
+        )
         results = {
             "responses": arguments.responses,
             "teams": arguments.teams,
@@ -198,8 +250,14 @@ def main(argv: list[str] | None = None) -> int:
             "floor": [asdict(step) for step in floor],
             "floor_total_seconds": floor_total,
             "ratio_to_floor": total / floor_total,
+            "archive_floor": [asdict(step) for step in archive_floor],
+            "archive_floor_total_seconds": archive_floor_total,
+            "ratio_to_floor_with_archive": total / (floor_total + archive_floor_total),
             "rerun_seconds": rerun.seconds,
             "incremental_seconds": incremental.seconds,
+            "incremental_share_of_full_run": incremental.seconds / total,
+            "incremental_archive_floor_seconds": newest_export_archive.seconds,
+            "incremental_archive_floor_share_of_full_run": newest_export_archive.seconds / total,
             "incremental_stages": [asdict(stage) for stage in incremental_stages],
             "incremental_responses_loaded": incremental_report.total("rows_loaded"),
             "prefect_startup_seconds": startup,
@@ -223,32 +281,52 @@ def print_table(results: dict) -> None:
         f"\n{results['responses']:,} responses, {results['teams']} teams, {results['waves']} waves"
         + (f", DuckDB memory limit {limit}" if (limit := results["memory_limit"]) else "")
     )
-    print(f"{'stage':<34}{'seconds':>9}{'peak RSS MiB':>14}{'x floor':>9}")
+    print(f"{'stage':<{LABEL}}{'seconds':>9}{'peak RSS MiB':>14}{'x floor':>9}")
     for stage in results["stages"]:
         ratio = stage["ratio_to_floor"]
         print(
-            f"{stage['name']:<34}{stage['seconds']:>9.2f}{stage['peak_rss_bytes'] / 2**20:>14.0f}"
+            f"{stage['name']:<{LABEL}}{stage['seconds']:>9.2f}"
+            f"{stage['peak_rss_bytes'] / 2**20:>14.0f}"
             f"{'' if ratio is None else f'{ratio:.1f}':>9}"
         )
     print(
-        f"{'pipeline total':<34}{results['total_seconds']:>9.2f}"
+        f"{'pipeline total':<{LABEL}}{results['total_seconds']:>9.2f}"
         f"{results['peak_rss_bytes'] / 2**20:>14.0f}{results['ratio_to_floor']:>9.1f}"
     )
     for step in results["floor"]:
         print(
-            f"{'floor: ' + step['name']:<34}{step['seconds']:>9.2f}"
+            f"{'floor: ' + step['name']:<{LABEL}}{step['seconds']:>9.2f}"
             f"{step['peak_rss_bytes'] / 2**20:>14.0f}"
         )
-    print(f"{'floor total':<34}{results['floor_total_seconds']:>9.2f}")
-    print(f"{'rerun, no new exports':<34}{results['rerun_seconds']:>9.2f}")
+    print(f"{'floor total':<{LABEL}}{results['floor_total_seconds']:>9.2f}")
+    for step in results["archive_floor"]:
+        print(
+            f"{'archive floor: ' + step['name']:<{LABEL}}{step['seconds']:>9.2f}"
+            f"{step['peak_rss_bytes'] / 2**20:>14.0f}"
+        )
     print(
-        f"{'cumulative export, +1% responses':<34}{results['incremental_seconds']:>9.2f}"
-        f"   ({results['incremental_responses_loaded']:,} new)"
+        f"{'floor + archive floor':<{LABEL}}"
+        f"{results['floor_total_seconds'] + results['archive_floor_total_seconds']:>9.2f}"
+    )
+    print(
+        f"{'pipeline total / (floor + archive floor)':<{LABEL}}{'':>23}"
+        f"{results['ratio_to_floor_with_archive']:>9.1f}"
+    )
+    print(f"{'rerun, no new exports':<{LABEL}}{results['rerun_seconds']:>9.2f}")
+    print(
+        f"{'cumulative export, +1% responses':<{LABEL}}{results['incremental_seconds']:>9.2f}"
+        f"   ({results['incremental_responses_loaded']:,} new,"
+        f" {results['incremental_share_of_full_run']:.0%} of the full run)"
     )
     for stage in results["incremental_stages"]:
-        print(f"{'  ' + stage['name']:<34}{stage['seconds']:>9.2f}")
-    print(f"{'prefect start-up (separate)':<34}{results['prefect_startup_seconds']:>9.2f}")
-    print(f"{'leadership.html MB':<34}{results['leadership_page_bytes'] / 1e6:>9.2f}\n")
+        print(f"{'  ' + stage['name']:<{LABEL}}{stage['seconds']:>9.2f}")
+    print(
+        f"{'  archive floor of its export':<{LABEL}}"
+        f"{results['incremental_archive_floor_seconds']:>9.2f}"
+        f"   ({results['incremental_archive_floor_share_of_full_run']:.1%} of the full run)"
+    )
+    print(f"{'prefect start-up (separate)':<{LABEL}}{results['prefect_startup_seconds']:>9.2f}")
+    print(f"{'leadership.html MB':<{LABEL}}{results['leadership_page_bytes'] / 1e6:>9.2f}\n")
 
 
 if __name__ == "__main__":

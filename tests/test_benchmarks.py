@@ -4,15 +4,18 @@ asserted: speed is measured by running it, not in tests."""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
 import time
 
+import duckdb
 import pytest
 
-from benchmarks.__main__ import main
+from benchmarks.__main__ import WAREHOUSE_WRITE, main, run_archive_floor
 from benchmarks.measure import measured
+from resilience.sample import METADATA_COLUMNS, generate_sample
 
 CHILD_BYTES = 300 * 2**20
 
@@ -54,3 +57,26 @@ def test_a_small_benchmark_runs_every_stage_and_loads_the_new_rows_once(tmp_path
     printed = capsys.readouterr().out
     assert "pipeline total" in printed
     assert "cumulative export, +1% responses" in printed
+    assert "pipeline total / (floor + archive floor)" in printed
+    assert [step["name"] for step in results["archive_floor"]][-1] == WAREHOUSE_WRITE
+    assert 0 < results["incremental_archive_floor_seconds"] < results["archive_floor_total_seconds"]
+
+
+def test_the_archive_floor_keeps_every_response_and_no_identifying_column(tmp_path):
+    generate_sample(tmp_path / "inputs", responses=300, teams=10, waves=3, seed=3)
+    exports = sorted((tmp_path / "inputs" / "exports").glob("*.csv"))
+    # Three header rows (ids, question text, import ids) before the responses.
+    responses = sum(len(list(csv.reader(export.open(encoding="utf-8")))) - 3 for export in exports)
+
+    steps = run_archive_floor(exports[0].parent, tmp_path / "floor")
+
+    assert [step.name for step in steps] == [*(export.name for export in exports), WAREHOUSE_WRITE]
+    with duckdb.connect(str(tmp_path / "floor" / "warehouse.duckdb"), read_only=True) as con:
+        [(rows, keys)] = con.execute(
+            "select count(*), count(*) filter (where response_key similar to '[0-9a-f]{64}') "
+            "from responses"
+        ).fetchall()
+        columns = {row[0] for row in con.execute("describe responses").fetchall()}
+    assert rows == keys == responses
+    kept_metadata = {"Status", "Progress", "Duration (in seconds)", "Finished", "RecordedDate"}
+    assert {column for column, _, _ in METADATA_COLUMNS} & columns == kept_metadata
