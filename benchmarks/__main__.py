@@ -35,6 +35,7 @@ from resilience.settings import Settings, load_settings
 
 FLOOR_SQL = Path(__file__).with_name("floor.sql")
 ARCHIVE_FLOOR_SQL = Path(__file__).with_name("floor_archive.sql")
+FLOOR_READ_SQL = Path(__file__).with_name("floor_read.sql")
 WAREHOUSE_WRITE = "warehouse write"
 # Wide enough for "archive floor: " and an export's name.
 LABEL = 44
@@ -83,18 +84,19 @@ def run_pipeline(settings: Settings) -> tuple[list[Measurement], pipeline.RunRep
     return stages, report
 
 
-def export_columns(exports: Path) -> str:
-    """The exports' column names as a read_csv columns struct, every column VARCHAR."""
+def define_export_reader(con: duckdb.DuckDBPyConnection, exports: Path) -> None:
+    """Create the floors' `export_rows(path)` (floor_read.sql) for the exports' columns."""
     header = next(csv.reader(next(iter(sorted(exports.glob("*.csv")))).open(encoding="utf-8")))
-    return "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in header) + "}"
+    columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in header) + "}"
+    con.execute(string.Template(FLOOR_READ_SQL.read_text()).substitute(columns=columns))
 
 
 def run_floor(exports: Path) -> list[Measurement]:
-    script = string.Template(FLOOR_SQL.read_text()).substitute(columns=export_columns(exports))
-    statements = [s.strip() for s in script.split(";") if s.strip()]
+    statements = [s.strip() for s in FLOOR_SQL.read_text().split(";") if s.strip()]
     names = ["read", "score", "group"]
     results = []
     with duckdb.connect() as con:
+        define_export_reader(con, exports)
         con.execute("set variable exports_glob = ?", [str(exports / "*.csv")])
         for name, statement in zip(names, statements, strict=True):
             with measured(name) as step:
@@ -117,12 +119,11 @@ def run_archive_floor(exports: Path, scratch: Path) -> list[Measurement]:
     archive_statement, warehouse_statement = [
         statement.strip() for statement in ARCHIVE_FLOOR_SQL.read_text().split(";")[:2]
     ]
-    columns = export_columns(exports)
     results = []
     with duckdb.connect() as con:
+        define_export_reader(con, exports)
         for export in sorted(exports.glob("*.csv")):
             statement = string.Template(archive_statement).substitute(
-                columns=columns,
                 salt="benchmark-salt",
                 export_path=export,
                 archive_path=archive_dir / f"{export.stem}.parquet",

@@ -1,20 +1,9 @@
 -- The floor: the least work that answers the same question as the pipeline, in bare DuckDB.
 -- Reads the same Qualtrics exports, scores ProQOL 5 (burnout items 1, 4, 15, 17, 29 reversed) and
 -- averages each subscale per wave and team. No validation, no privacy, no publishing.
--- $columns is the struct of the export's column names, all VARCHAR.
+-- The exports are read with export_rows (floor_read.sql).
 create or replace table floor_responses as
-select *
-from read_csv(
-    getvariable('exports_glob'),
-    header = false,
-    skip = 3,
-    auto_detect = false,
-    delim = ',',
-    quote = '"',
-    escape = '"',
-    max_line_size = 10000000,
-    columns = $columns
-);
+select * from export_rows(getvariable('exports_glob'));
 
 create or replace table floor_scores as
 select

@@ -2,8 +2,8 @@
 -- Every export is kept as read minus its identifying columns, and the responses are written to a
 -- DuckDB file. No validation, no recoding, no privacy rules beyond dropping the columns.
 -- The first statement runs once per export (export_path to archive_path), the second writes every
--- archived response (archive_glob) to the DuckDB file attached as `warehouse`. columns is the
--- struct of the export's column names, all VARCHAR, and salt keys the response ids.
+-- archived response (archive_glob) to the DuckDB file attached as `warehouse`. salt keys the
+-- response ids, and the exports are read with export_rows (floor_read.sql).
 copy (
     select
         sha256('$salt' || "ResponseId") as response_key,
@@ -22,17 +22,7 @@ copy (
             "UserLanguage",
             "Q11"
         )
-    from read_csv(
-        '$export_path',
-        header = false,
-        skip = 3,
-        auto_detect = false,
-        delim = ',',
-        quote = '"',
-        escape = '"',
-        max_line_size = 10000000,
-        columns = $columns
-    )
+    from export_rows('$export_path')
 ) to '$archive_path' (format parquet, compression zstd);
 
 create table warehouse.responses as
