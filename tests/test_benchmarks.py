@@ -59,6 +59,8 @@ def test_a_small_benchmark_runs_every_stage_and_loads_the_new_rows_once(tmp_path
     assert "cumulative export, +1% responses" in printed
     assert "pipeline total / (floor + archive floor)" in printed
     assert [step["name"] for step in results["archive_floor"]][-1] == WAREHOUSE_WRITE
+    compared = {stage["name"] for stage in results["stages"] if stage["ratio_to_archive_floor"]}
+    assert compared == {"ingest", "load"}
     assert 0 < results["incremental_archive_floor_seconds"] < results["archive_floor_total_seconds"]
 
 
