@@ -231,7 +231,7 @@ def _sample(arguments: argparse.Namespace) -> int:
         waves=arguments.waves,
         seed=arguments.seed,
     )
-    print(f"wrote sample data to {arguments.out}: {summary}")
+    print(summary.describe())
     return EXIT_OK
 
 

@@ -310,6 +310,27 @@ class SampleSummary:
     straight_liner_response_ids: tuple[str, ...]
     fast_response_ids: tuple[str, ...]
 
+    def describe(self) -> str:
+        """A few lines for a person: what was written where, and what was planted (the ids
+        themselves are in the ground truth file, not here: at a million responses they fill
+        megabytes)."""
+        previews = sum(rows for status, rows in self.rows_by_status.items() if status != 0)
+        return "\n".join(
+            [
+                f"wrote sample data to {self.out_dir}:",
+                f"  exports: {', '.join(path.name for path in self.exports)}",
+                f"  roster: {self.roster.name}, mapping: {self.mapping.name},"
+                f" ground truth: {self.ground_truth.name}",
+                f"  {self.responses:,} responses from {self.teams} teams over"
+                f" {len(self.waves)} waves ({', '.join(self.waves)}), seed {self.seed}",
+                f"  planted: {self.duplicate_rows} duplicated rows, {previews} preview, test and"
+                f" spam rows, {self.partial_responses:,} partial responses,"
+                f" {len(self.straight_liner_response_ids)} straight-liners,"
+                f" {len(self.fast_response_ids)} speeders, {len(self.small_teams)} small teams,"
+                f" worsening team {self.worsening_team}, improving team {self.improving_team}",
+            ]
+        )
+
 
 def generate_sample(
     out_dir: Path,

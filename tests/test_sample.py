@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from resilience.cli import EXIT_OK, main
 from resilience.instruments import Registry, load_registry
 from resilience.sample import METADATA_COLUMNS, SampleSummary, generate_sample, wave_labels
 
@@ -251,3 +252,17 @@ def test_refuses_an_instrument_it_has_no_model_for(tmp_path: Path) -> None:
 
 def test_wave_labels_are_four_months_apart() -> None:
     assert wave_labels(4) == ("2025-05", "2025-09", "2026-01", "2026-05")
+
+
+def test_the_sample_command_says_what_it_wrote_in_a_few_lines(tmp_path: Path, capsys) -> None:
+    arguments = ["--responses", "600", "--teams", "12", "--waves", "3", "--seed", "5"]
+    assert main(["sample", *arguments, "--out", str(tmp_path)]) == EXIT_OK
+
+    printed = capsys.readouterr().out
+    summary = generate_sample(tmp_path / "again", responses=600, teams=12, waves=3, seed=5)
+    assert len(printed.splitlines()) == 5
+    assert all(path.name in printed for path in summary.exports)
+    assert "600 responses from 12 teams over 3 waves" in printed
+    assert f"worsening team {summary.worsening_team}" in printed
+    # The planted ids are for tests to read from the ground truth file, not for the terminal.
+    assert not any(response_id in printed for response_id in summary.duplicated_response_ids)
