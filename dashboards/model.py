@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -251,6 +252,36 @@ class PublishedTables:
         for name in TEAMLESS_CACHES:
             team.__dict__[name] = getattr(self, name)
         return team
+
+    def team_digests(self, team_ids: Iterable[str]) -> dict[str, str]:
+        """For each team, a digest of what `for_team` lets through (its own rows, the
+        organization's, and the tables without teams): equal digests, equal team tables, in any
+        row order (the marts are stored in none). Each table's rows are hashed once, not once per
+        team."""
+        shared = hashlib.sha256()
+        row_hashes = {}
+        for name, frame in self.frames():
+            layout = f"{name}:{list(frame.columns)}:{[str(dtype) for dtype in frame.dtypes]};"
+            # Object columns may hold lists, which pandas cannot hash: hashed as their text.
+            hashable = frame.apply(
+                lambda column: column.astype(str) if column.dtype == object else column
+            )
+            hashes = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
+            if name in TEAMLESS_TABLES:
+                shared.update(layout.encode())
+                shared.update(np.sort(hashes).tobytes())
+            else:
+                row_hashes[name] = (layout.encode(), hashes)
+        digests = {}
+        for team_id in team_ids:
+            digest = shared.copy()
+            for name, (layout, hashes) in row_hashes.items():
+                by_team, organization = self._team_row_positions[name]
+                digest.update(layout)
+                rows = np.union1d(by_team.get(team_id, NO_ROWS), organization)
+                digest.update(np.sort(hashes[rows]).tobytes())
+            digests[team_id] = digest.hexdigest()
+        return digests
 
     @functools.cached_property
     def _team_row_positions(self) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:

@@ -11,9 +11,12 @@ the organization's totals, so it cannot show another team's name or numbers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import importlib.metadata
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +57,10 @@ document.getElementById('{plot_id}').on('plotly_click', function (event) {
 # From this many team pages on, helper processes write pages too (see `dashboards.page_workers`):
 # a team page takes about 15 ms, and a helper needs about 2 s to start.
 PARALLEL_TEAM_PAGES_FROM = 200
+# A team page carries the digest of what it was made from, so that the next release can keep it.
+PAGE_DIGEST = re.compile(r'<meta name="content-digest" content="([0-9a-f]{64})">')
+PAGE_HEAD_BYTES = 4096
+RENDERING_PACKAGES = ("pandas", "plotly", "jinja2")
 SAFE_FILE_STEM = re.compile(r"[A-Za-z0-9_-]{1,64}")
 WARNING_RULE_NAMES = {
     "worsened": "worsened beyond chance since the previous wave",
@@ -89,23 +96,34 @@ def write_dashboards(
     min_group_size: int,
     linked_pages: Sequence[PageLink] = (),
     workers: int | None = None,
+    reuse_from: Path | None = None,
 ) -> list[Path]:
     """Write index.html, leadership.html, teams/<team>.html for every team with a shown score in
     the latest wave, and the shared plotly.min.js into `out_dir`. `linked_pages` are other pages
     in `out_dir` (such as the validation report) for the index to link. When there are many team
     pages, `workers` processes write them (default: one per usable CPU core): this one and
-    helpers.
+    helpers. A team page in the dashboards folder `reuse_from` (the published one) that was made
+    from the very same team tables, settings and code is linked rather than written again: it
+    still says which run built it.
 
     Returns the paths written: index, leadership, the team pages, then the plotly.js bundle.
     """
     team_pages = {team_id: team_page_path(team_id) for team_id in tables.reported_team_ids()}
-    teams = list(team_pages.items())
     environment = _environment()
     (out_dir / TEAMS_FOLDER).mkdir(parents=True, exist_ok=True)
     # Team pages show neither the exposure effects nor the service lines and units: left out, they
     # are neither sliced for every team nor sent to the helpers (the largest tables by far).
     team_page_tables = dataclasses.replace(tables, exposure_effects=None, group_indicators=None)
-    writer = TeamPageWriter(out_dir, team_page_tables, run, min_group_size)
+    page_digests = _team_page_digests(team_page_tables, team_pages, min_group_size)
+    teams = [
+        (team_id, page)
+        for team_id, page in team_pages.items()
+        if not (
+            reuse_from is not None
+            and _kept(reuse_from / page, out_dir / page, page_digests[team_id])
+        )
+    ]
+    writer = TeamPageWriter(out_dir, team_page_tables, run, min_group_size, page_digests)
     workers = workers or len(os.sched_getaffinity(0))
     helpers = workers - 1 if len(teams) >= PARALLEL_TEAM_PAGES_FROM else 0
     # Helpers start first, so that they are ready sooner; this process writes pages too.
@@ -122,7 +140,7 @@ def write_dashboards(
         ]
         while (team := claims.claim()) is not None:
             writer.write(team)
-    written += [out_dir / page for _, page in teams]
+    written += [out_dir / page for page in team_pages.values()]
     # Always rewrite the bundle: a copy left by an older plotly may not draw this plotly's JSON.
     written.append(_write(out_dir / PLOTLY_BUNDLE, get_plotlyjs()))
     return written
@@ -137,6 +155,7 @@ class TeamPageWriter:
     tables: PublishedTables
     run: RunFacts
     min_group_size: int
+    page_digests: dict[str, str]
 
     def __post_init__(self) -> None:
         self.environment = _environment()
@@ -153,14 +172,67 @@ class TeamPageWriter:
         team_id, page = team
         # The team's page never sees the whole tables: only what `for_team` lets through.
         team_html = _team_html(
-            self.environment, self.tables.for_team(team_id), team_id, self.run, self.min_group_size
+            self.environment,
+            self.tables.for_team(team_id),
+            team_id,
+            self.run,
+            self.min_group_size,
+            self.page_digests[team_id],
         )
         return _write(self.out_dir / page, team_html)
 
 
 def _write(path: Path, content: str) -> Path:
+    # A kept page is a link to the published one: replaced, never written through.
+    path.unlink(missing_ok=True)
     path.write_text(content, encoding="utf-8")
     return path
+
+
+def _team_page_digests(
+    tables: PublishedTables, team_pages: dict[str, str], min_group_size: int
+) -> dict[str, str]:
+    """What each team page is made from, as a digest: its team tables, its path, the minimum
+    group size, and the code and packages that render it. The run that builds it shows only in
+    the footer, and is left out."""
+    return {
+        team_id: hashlib.sha256(
+            f"{_renderer_digest()}:{min_group_size}:{team_id}:{team_pages[team_id]}:"
+            f"{tables_digest}".encode()
+        ).hexdigest()
+        for team_id, tables_digest in tables.team_digests(team_pages).items()
+    }
+
+
+@functools.cache
+def _renderer_digest() -> str:
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".j2", ".css"):
+            digest.update(str(path.relative_to(package)).encode())
+            digest.update(path.read_bytes())
+    for name in RENDERING_PACKAGES:
+        digest.update(f"{name}=={importlib.metadata.version(name)};".encode())
+    return digest.hexdigest()
+
+
+def _kept(published: Path, page: Path, digest: str) -> bool:
+    """Link (or, where links cannot be made, copy) the `published` page to `page` when it was made
+    from what `digest` describes; False when it must be written."""
+    try:
+        with published.open("rb") as head:
+            found = PAGE_DIGEST.search(head.read(PAGE_HEAD_BYTES).decode("utf-8", "replace"))
+    except OSError:
+        return False
+    if found is None or found.group(1) != digest:
+        return False
+    page.unlink(missing_ok=True)
+    try:
+        os.link(published, page)
+    except OSError:
+        shutil.copyfile(published, page)
+    return True
 
 
 def team_page_path(team_id: str) -> str:
@@ -306,6 +378,7 @@ def _team_html(
     team_id: str,
     run: RunFacts,
     min_group_size: int,
+    page_digest: str,
 ) -> str:
     name = tables.team_display_names()[team_id]
     sections = [
@@ -338,6 +411,7 @@ def _team_html(
     team = records(tables.teams[tables.teams["team_id"].astype(str) == team_id])
     warnings = _warning_rows(tables, {})
     return environment.get_template("team.html.j2").render(
+        page_digest=page_digest,
         run=run,
         home="../",
         min_group_size=min_group_size,

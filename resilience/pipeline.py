@@ -656,6 +656,8 @@ def render(settings: Settings, report: RunReport) -> RunReport:
         linked_pages=[
             PageLink(VALIDATION_PAGE, "Validation report", validation_summary(validation))
         ],
+        # Team pages the published release already holds, made from the same data, are kept.
+        reuse_from=settings.dashboards_dir if settings.dashboards_dir.is_dir() else None,
     )
     return report
 

@@ -453,3 +453,87 @@ def test_team_pages_written_by_a_helper_process_equal_those_written_in_process(
     assert team_pages - written_here, "the helper wrote no page"
     for written_alone, written_with_helper in zip(in_process, with_helper, strict=True):
         assert written_with_helper.read_bytes() == written_alone.read_bytes()
+
+
+def _written_again(
+    tmp_path: Path, tables: PublishedTables, min_group_size: int = MIN_GROUP_SIZE
+) -> tuple[Path, Path]:
+    """The dashboards written once, then written again from `tables` by a later run that may keep
+    the first run's team pages."""
+    published, later = tmp_path / "published", tmp_path / "later"
+    write_dashboards(published, make_published_tables(), make_run_facts(), MIN_GROUP_SIZE)
+    later_run = dataclasses.replace(make_run_facts(), run_id="nightly-2025-05-21")
+    write_dashboards(later, tables, later_run, min_group_size, reuse_from=published)
+    return published, later
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    return first.stat().st_ino == second.stat().st_ino
+
+
+def test_a_team_page_made_from_the_same_data_is_kept_and_a_changed_one_written(tmp_path):
+    tables = make_published_tables()
+    actions = tables.actions.copy()
+    # Drop-in's own action: no other team's page shows it.
+    actions.loc[actions["action_id"] == "a2", "action"] = "Debrief after every shift"
+    published, later = _written_again(tmp_path, dataclasses.replace(tables, actions=actions))
+
+    dropin = (later / "teams/dropin.html").read_text(encoding="utf-8")
+    assert not _same_file(published / "teams/dropin.html", later / "teams/dropin.html")
+    assert "Debrief after every shift" in dropin
+    assert "nightly-2025-05-21" in dropin
+    for page in set(TEAM_PAGES) - {"teams/dropin.html"}:
+        assert _same_file(published / page, later / page), page
+        assert "nightly-2025-05-20" in (later / page).read_text(encoding="utf-8")
+    assert "nightly-2025-05-21" in (later / "index.html").read_text(encoding="utf-8")
+    # Writing the new release never wrote through a kept page into the published one.
+    assert "Debrief after every shift" not in (published / "teams/dropin.html").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_an_organization_change_rewrites_every_team_page(tmp_path):
+    tables = make_published_tables()
+    org = tables.org_indicators.copy()
+    org.loc[org.index[0], "value"] = org.loc[org.index[0], "value"] + 1
+    published, later = _written_again(tmp_path, dataclasses.replace(tables, org_indicators=org))
+
+    for page in TEAM_PAGES:
+        assert not _same_file(published / page, later / page), page
+
+
+def test_another_minimum_group_size_or_an_edited_page_is_written_again(tmp_path):
+    published, later = _written_again(tmp_path, make_published_tables(), MIN_GROUP_SIZE + 1)
+    for page in TEAM_PAGES:
+        assert not _same_file(published / page, later / page), page
+
+    edited = tmp_path / "edited"
+    published, later = _written_again(edited, make_published_tables())
+    assert all(_same_file(published / page, later / page) for page in TEAM_PAGES)
+    page = published / "teams/east.html"
+    page.write_text(re.sub(r'name="content-digest" content="[0-9a-f]+"', "", page.read_text()))
+    later_run = dataclasses.replace(make_run_facts(), run_id="nightly-2025-05-22")
+    again = edited / "again"
+    write_dashboards(
+        again, make_published_tables(), later_run, MIN_GROUP_SIZE, reuse_from=published
+    )
+    assert not _same_file(page, again / "teams/east.html")
+    assert "nightly-2025-05-22" in (again / "teams/east.html").read_text(encoding="utf-8")
+
+
+def test_a_team_digest_covers_its_own_rows_and_the_organizations_in_any_order():
+    tables = make_published_tables()
+    teams = tables.reported_team_ids()
+    digests = tables.team_digests(teams)
+    shuffled = dataclasses.replace(
+        tables,
+        team_indicators=tables.team_indicators.sample(frac=1, random_state=1),
+        org_indicators=tables.org_indicators.sample(frac=1, random_state=2),
+    )
+    assert shuffled.team_digests(teams) == digests
+
+    indicators = tables.team_indicators.copy()
+    east_row = indicators.index[indicators["team_id"] == "east"][0]
+    indicators.loc[east_row, "n"] = indicators.loc[east_row, "n"] + 1
+    changed = dataclasses.replace(tables, team_indicators=indicators).team_digests(teams)
+    assert {team for team in teams if changed[team] != digests[team]} == {"east"}

@@ -249,3 +249,28 @@ def test_exports_are_archived_side_by_side(
         for f in report.files
     }
     assert all(count > 0 for count in staged.values())
+
+
+def test_a_new_release_keeps_the_team_pages_whose_data_did_not_change(
+    first_run: pipeline.RunReport, project_settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    def team_pages(settings: Settings) -> dict[str, int]:
+        return {page.name: page.stat().st_ino for page in settings.dashboards_dir.glob("teams/*")}
+
+    before = team_pages(project_settings)
+    team_id = sorted(before)[0].removesuffix(".html")
+    # An action of one team changes that team's page (and the leadership page) alone.
+    log = tmp_path / "actions.csv"
+    log.write_text(f"team_id,date,action\n{team_id},2025-07-01,Supervision started\n")
+    with_log = project_settings.model_copy(
+        update={"paths": project_settings.paths.model_copy(update={"actions": log})}
+    )
+
+    report = run_stages(with_log, registry)
+
+    assert not report.release_unchanged
+    after = team_pages(with_log)
+    assert after.keys() == before.keys()
+    assert {page for page in before if after[page] != before[page]} == {f"{team_id}.html"}
+    page = with_log.dashboards_dir / "teams" / f"{team_id}.html"
+    assert "Supervision started" in page.read_text(encoding="utf-8")
