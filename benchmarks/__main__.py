@@ -231,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         archive_floor_total = sum(step.seconds for step in archive_floor)
         archive_floor_seconds = {
             ARCHIVING: sum(step.seconds for step in archive_floor if step.name != WAREHOUSE_WRITE),
-            WAREHOUSE_WRITE: next(s.seconds for s in archive_floor if s.name == WAREHOUSE_WRITE),
+            WAREHOUSE_WRITE: next(
+                step.seconds for step in archive_floor if step.name == WAREHOUSE_WRITE
+            ),
         }
         newest_export_archive = next(
             step for step in archive_floor if step.name == newest_export.name

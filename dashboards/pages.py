@@ -115,14 +115,12 @@ def write_dashboards(
     # are neither sliced for every team nor sent to the helpers (the largest tables by far).
     team_page_tables = dataclasses.replace(tables, exposure_effects=None, group_indicators=None)
     page_digests = _team_page_digests(team_page_tables, team_pages, min_group_size)
-    teams = [
-        (team_id, page)
-        for team_id, page in team_pages.items()
-        if not (
-            reuse_from is not None
-            and _kept(reuse_from / page, out_dir / page, page_digests[team_id])
-        )
-    ]
+    teams = []  # the pages to write: those not kept from `reuse_from`
+    for team_id, page in team_pages.items():
+        if reuse_from is None or not _kept(
+            reuse_from / page, out_dir / page, page_digests[team_id]
+        ):
+            teams.append((team_id, page))
     writer = TeamPageWriter(out_dir, team_page_tables, run, min_group_size, page_digests)
     workers = workers or len(os.sched_getaffinity(0))
     helpers = workers - 1 if len(teams) >= PARALLEL_TEAM_PAGES_FROM else 0
