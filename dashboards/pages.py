@@ -40,6 +40,7 @@ from dashboards.model import (
 )
 from dashboards.page_workers import helpers_writing
 from dashboards.plotting import FigureSpec, flag, iso_day, rate_text
+from dashboards.sources import source_digest
 
 INDEX_PAGE = "index.html"
 LEADERSHIP_PAGE = "leadership.html"
@@ -106,7 +107,8 @@ def write_dashboards(
     from the very same team tables, settings and code is linked rather than written again: it
     still says which run built it.
 
-    Returns the paths written: index, leadership, the team pages, then the plotly.js bundle.
+    Returns the paths written: index, leadership, the team pages (written or kept), then the
+    plotly.js bundle.
     """
     team_pages = {team_id: team_page_path(team_id) for team_id in tables.reported_team_ids()}
     environment = _environment()
@@ -204,15 +206,12 @@ def _team_page_digests(
 
 @functools.cache
 def _renderer_digest() -> str:
-    digest = hashlib.sha256()
     package = Path(__file__).parent
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".j2", ".css"):
-            digest.update(str(path.relative_to(package)).encode())
-            digest.update(path.read_bytes())
-    for name in RENDERING_PACKAGES:
-        digest.update(f"{name}=={importlib.metadata.version(name)};".encode())
-    return digest.hexdigest()
+    versions = ";".join(
+        f"{name}=={importlib.metadata.version(name)}" for name in RENDERING_PACKAGES
+    )
+    code = source_digest([package], (".py", ".j2", ".css"), package)
+    return hashlib.sha256(f"{code}:{versions}".encode()).hexdigest()
 
 
 def _kept(published: Path, page: Path, digest: str) -> bool:

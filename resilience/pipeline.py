@@ -29,6 +29,7 @@ from rich.progress import track
 
 from dashboards.model import RunFacts, read_published_tables
 from dashboards.pages import PageLink, write_dashboards
+from dashboards.sources import source_digest
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings
 from resilience.ingest import (
     ExportPlan,
@@ -581,11 +582,7 @@ def publication_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) 
     digest.update(read_validation_state(con).fingerprint().encode())
     # How much memory DuckDB may use changes nothing that is published.
     digest.update(settings.model_dump_json(exclude={"warehouse"}).encode())
-    for folder in RELEASE_SOURCES:
-        for path in sorted(folder.rglob("*")):
-            if path.suffix in RELEASE_SOURCE_SUFFIXES and path.is_file():
-                digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
-                digest.update(path.read_bytes())
+    digest.update(source_digest(RELEASE_SOURCES, RELEASE_SOURCE_SUFFIXES, PROJECT_ROOT).encode())
     return digest.hexdigest()
 
 

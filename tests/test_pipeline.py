@@ -261,7 +261,9 @@ def test_a_new_release_keeps_the_team_pages_whose_data_did_not_change(
     team_id = sorted(before)[0].removesuffix(".html")
     # An action of one team changes that team's page (and the leadership page) alone.
     log = tmp_path / "actions.csv"
-    log.write_text(f"team_id,date,action\n{team_id},2025-07-01,Supervision started\n")
+    log.write_text(
+        f"team_id,date,action\n{team_id},2025-07-01,Supervision started\n", encoding="utf-8"
+    )
     with_log = project_settings.model_copy(
         update={"paths": project_settings.paths.model_copy(update={"actions": log})}
     )
