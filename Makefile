@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BOOTSTRAP := .state/bootstrap
 UV := $(BOOTSTRAP)/bin/uv
+# The browser tests and `resilience export-png` drive Debian's Chromium; `make test` installs it.
+CHROMIUM := /usr/bin/chromium
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
@@ -24,8 +26,11 @@ run: $(VENV)/.synced
 status: $(VENV)/.synced
 	$(VENV)/bin/resilience status
 
+$(CHROMIUM):
+	sh scripts/provision-chromium
+
 ## test: lint, then the whole test suite (browser and server tests included)
-test: $(VENV)/.synced lint
+test: $(CHROMIUM) $(VENV)/.synced lint
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.synced

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from resilience.settings import DEFAULT_CONFIG, load_settings
+from resilience.settings import (
+    DEFAULT_CONFIG,
+    UsageError,
+    display_path,
+    load_settings,
+    require_run_inputs,
+)
 
 if TYPE_CHECKING:
+    from resilience.pipeline import RunReport
     from resilience.status import Status
 
 EXIT_OK = 0
@@ -24,7 +33,7 @@ EXIT_CODES_HELP = """\
 exit codes, for a scheduler to act on (the reason is the last line of standard error):
   0    success
   1    the command failed (a run is recorded as failed, with the same reason)
-  2    bad command line or configuration
+  2    bad command line or configuration, or a file or folder it names is missing
   3    another run holds the output folder: try again later
   4    the exports folder could not be read, even after retries: try again later
   130  interrupted
@@ -32,21 +41,53 @@ exit codes, for a scheduler to act on (the reason is the last line of standard e
 Run 'resilience COMMAND --help' for the options of one command."""
 
 
+CONFIG_HELP = "configuration file (default: resilience.toml in the project folder)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Answers a usage error in one line, naming where the help is, and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _at_least(minimum: int, why: str = "") -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}{why}")
+        return value
+
+    return parse
+
+
 def _add_path_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     parser.add_argument(
-        "--config",
+        "--exports",
         type=Path,
-        help="configuration file (default: resilience.toml in the project folder)",
+        metavar="DIR",
+        help="folder of survey exports to ingest (default: paths.exports of the configuration)",
     )
-    parser.add_argument("--exports", type=Path, help="folder of survey exports to ingest")
-    parser.add_argument("--roster", type=Path, help="roster CSV: teams and headcount per wave")
     parser.add_argument(
-        "--out", type=Path, help="output folder for the warehouse, analytics file and dashboards"
+        "--roster",
+        type=Path,
+        metavar="FILE",
+        help="roster CSV: teams and headcount per wave (default: paths.roster)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output folder for the warehouse, analytics file and dashboards (default: paths.out)",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="resilience",
         description=(
             "Turn anonymous staff-resilience survey exports (ProQOL 5, Copenhagen Burnout\n"
@@ -79,11 +120,31 @@ def build_parser() -> argparse.ArgumentParser:
             "give the same files."
         ),
     )
-    sample.add_argument("--responses", type=int, default=3000, help="responses across all waves")
-    sample.add_argument("--teams", type=int, default=40, help="number of teams")
-    sample.add_argument("--waves", type=int, default=3, help="number of survey waves")
-    sample.add_argument("--seed", type=int, default=20251, help="random seed")
-    sample.add_argument("--out", type=Path, required=True, help="folder to write into")
+    sample.add_argument(
+        "--responses",
+        type=_at_least(1),
+        default=3000,
+        metavar="N",
+        help="genuine responses across all waves, at least 5 per team per wave (default: 3000)",
+    )
+    sample.add_argument(
+        "--teams",
+        type=_at_least(4, ": a worsening, an improving and a small team are planted"),
+        default=40,
+        metavar="T",
+        help="number of teams, at least 4 (default: 40)",
+    )
+    sample.add_argument(
+        "--waves",
+        type=_at_least(2, ": trends are planted across waves"),
+        default=3,
+        metavar="W",
+        help="number of survey waves, at least 2 (default: 3)",
+    )
+    sample.add_argument("--seed", type=int, default=20251, help="random seed (default: 20251)")
+    sample.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="folder to write into"
+    )
 
     inspect = commands.add_parser(
         "inspect",
@@ -95,12 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     inspect.add_argument("file", type=Path, help="the export file")
-    inspect.add_argument("--config", type=Path, help="configuration file (for the mappings)")
+    inspect.add_argument(
+        "--config", type=Path, metavar="FILE", help=CONFIG_HELP + "; its mappings are used"
+    )
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_status_command(commands)
     _add_schedule_command(commands)
     _add_export_png_command(commands)
     _add_validate_command(commands)
+    for command_parser in commands.choices.values():
+        # So that an unknown option is answered by the command it was given to.
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
@@ -116,13 +182,20 @@ def _add_status_command(commands: argparse._SubParsersAction) -> None:
             "failed or was interrupted, or nothing is published, so a monitor can alert on it."
         ),
     )
+    status.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     status.add_argument(
-        "--config",
+        "--out",
         type=Path,
-        help="configuration file (default: resilience.toml in the project folder)",
+        metavar="DIR",
+        help="output folder of the runs to show (default: paths.out)",
     )
-    status.add_argument("--out", type=Path, help="output folder of the runs to show")
-    status.add_argument("--runs", type=int, default=10, help="how many runs to list (default 10)")
+    status.add_argument(
+        "--runs",
+        type=_at_least(1),
+        default=10,
+        metavar="N",
+        help="how many runs to list (default: 10)",
+    )
     status.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
@@ -139,11 +212,7 @@ def _add_schedule_command(commands: argparse._SubParsersAction) -> None:
             "instead (docs/operations.md)."
         ),
     )
-    schedule.add_argument(
-        "--config",
-        type=Path,
-        help="configuration file of the site (default: resilience.toml in the project folder)",
-    )
+    schedule.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
 
 
 def _add_export_png_command(commands: argparse._SubParsersAction) -> None:
@@ -157,13 +226,12 @@ def _add_export_png_command(commands: argparse._SubParsersAction) -> None:
             "the PATH."
         ),
     )
+    export_png.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     export_png.add_argument(
-        "--config",
+        "--out",
         type=Path,
-        help="configuration file (default: resilience.toml in the project folder)",
-    )
-    export_png.add_argument(
-        "--out", type=Path, help="folder for the images (default: <paths.out>/board-pack)"
+        metavar="DIR",
+        help="folder for the images (default: board-pack in paths.out)",
     )
 
 
@@ -183,42 +251,61 @@ def _add_validate_command(commands: argparse._SubParsersAction) -> None:
     validate.add_argument(
         "--config",
         type=Path,
-        help="configuration file: mappings, roster, wave windows and the held-back share",
+        metavar="FILE",
+        help=CONFIG_HELP + "; its mappings, roster, wave windows and held-back share are used",
     )
-    validate.add_argument("--roster", type=Path, help="roster CSV: the teams a row may name")
+    validate.add_argument(
+        "--roster",
+        type=Path,
+        metavar="FILE",
+        help="roster CSV: the teams a row may name (default: paths.roster)",
+    )
     validate.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def _run(arguments: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from resilience.runtime import configure_prefect
+    from resilience.runtime import configure_prefect, prefect_api, startup_timeout_seconds
 
     settings = load_settings(
         arguments.config, exports=arguments.exports, roster=arguments.roster, out=arguments.out
     )
+    require_run_inputs(settings)
     configure_prefect(settings)
-    from flows.nightly import nightly
+    with prefect_api(settings) as temporary_server:
+        # Imported while a temporary Prefect server boots in its own process.
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from flows.nightly import nightly
+
+        api = {}
+        if temporary_server is not None:
+            temporary_server.wait_until_ready(startup_timeout_seconds())
+            api = {PREFECT_API_URL: temporary_server.api_url}
+        with temporary_settings(updates=api):
+            report = nightly(
+                config=str(arguments.config) if arguments.config else None,
+                exports=str(arguments.exports) if arguments.exports else None,
+                roster=str(arguments.roster) if arguments.roster else None,
+                out=str(arguments.out) if arguments.out else None,
+                progress=sys.stderr.isatty(),
+            )
+    _print_run_summary(report)
+    return EXIT_OK
+
+
+def _print_run_summary(report: RunReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     from resilience.report import summary_lines
 
-    report = nightly(
-        config=str(arguments.config) if arguments.config else None,
-        exports=str(arguments.exports) if arguments.exports else None,
-        roster=str(arguments.roster) if arguments.roster else None,
-        out=str(arguments.out) if arguments.out else None,
-        progress=sys.stderr.isatty(),
-    )
     table = Table(title="Nightly run", show_header=False)
     for name, value in summary_lines(report):
         table.add_row(name, value)
-    kept = " (kept: nothing changed since it was built)" if report.release_unchanged else ""
-    table.add_row("published release", f"{report.release}{kept}")
     Console().print(table)
     for file_report in report.files:
         if file_report.status in ("quarantined", "held_back", "waiting"):
             print(f"{file_report.status}: {file_report.reason}", file=sys.stderr)
-    return EXIT_OK
 
 
 def _sample(arguments: argparse.Namespace) -> int:
@@ -236,18 +323,23 @@ def _sample(arguments: argparse.Namespace) -> int:
 
 
 def _inspect(arguments: argparse.Namespace) -> int:
+    settings = load_settings(arguments.config)
+    _require_export(arguments.file)
     from resilience.formats import load_mappings
-    from resilience.inspection import inspect_export
+    from resilience.inspection import inspect_export, inspection_text
     from resilience.instruments import load_registry
 
-    settings = load_settings(arguments.config)
     result = inspect_export(arguments.file, load_mappings(settings.paths.mappings), load_registry())
     if arguments.json:
         print(json.dumps(result, indent=2))
     else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+        print(inspection_text(result))
     return EXIT_OK if not result["problems"] else EXIT_FAILED
+
+
+def _require_export(path: Path) -> None:
+    if not path.is_file():
+        raise UsageError(f"export file not found: {display_path(path)}")
 
 
 def _status(arguments: argparse.Namespace) -> int:
@@ -264,59 +356,53 @@ def _status(arguments: argparse.Namespace) -> int:
 
 
 def _print_status(status: Status) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """Plain lines that fit 80 columns: a run per line with its numbers, and under it the run's
+    id, files and note, wrapped."""
+    import shutil
+    import textwrap
 
-    console = Console()
+    width = min(shutil.get_terminal_size().columns, 100)
     if status.running is not None:
         running = status.running
-        console.print(
-            f"Run in progress: {running.run_id} (pid {running.pid}, since {running.started_at})"
-        )
+        print(f"Run in progress: {running.run_id} (pid {running.pid}, since {running.started_at})")
     else:
-        console.print("No run in progress.")
+        print("No run in progress.")
+    print()
     if status.runs_unavailable:
-        console.print(f"Runs: not available ({status.runs_unavailable})")
+        print(f"Last runs: {status.runs_unavailable}")
     else:
-        runs = Table(title="Last runs (times in UTC)")
-        for column in ("run", "started", "finished", "outcome"):
-            runs.add_column(column, no_wrap=True)
-        for column in ("files", "read", "loaded", "quarantined"):
-            runs.add_column(column, justify="right")
-        runs.add_column("note")
+        print(f"{'Last runs (UTC)':<32}{'outcome':<12}{'read':>8}{'loaded':>8}{'quarantined':>13}")
         for run in status.runs:
-            runs.add_row(
-                run.run_id,
-                f"{run.started_at:%Y-%m-%d %H:%M:%S}",
-                f"{run.finished_at:%H:%M:%S}" if run.finished_at else "",
-                run.outcome,
-                *(
-                    str(value) if value is not None else ""
-                    for value in (
-                        run.files_seen,
-                        run.rows_read,
-                        run.rows_loaded,
-                        run.rows_quarantined,
-                    )
-                ),
-                run.message or "",
+            finished = f" - {run.finished_at:%H:%M:%S}" if run.finished_at else ""
+            counts = (
+                "" if value is None else str(value)
+                for value in (run.rows_read, run.rows_loaded, run.rows_quarantined)
             )
-        console.print(runs)
+            read, loaded, quarantined = counts
+            print(
+                f"{f'{run.started_at:%Y-%m-%d %H:%M:%S}{finished}':<32}{run.outcome:<12}"
+                f"{read:>8}{loaded:>8}{quarantined:>13}"
+            )
+            files = "" if run.files_seen is None else f", {run.files_seen} file(s) seen"
+            detail = f"run {run.run_id}{files}" + (f": {run.message}" if run.message else "")
+            print(textwrap.fill(detail, width, initial_indent="  ", subsequent_indent="    "))
+    print()
     published = status.published
     if published is None:
-        console.print(f"Published: nothing ({status.published_unavailable})")
+        print(f"Published: nothing ({status.published_unavailable})")
         return
-    console.print(
-        f"Published: {published.analytics_file} (release {published.release}, "
-        f"modified {published.modified_at:%Y-%m-%d %H:%M:%S} UTC)"
+    print(
+        textwrap.fill(
+            f"Published: {display_path(published.analytics_file)} (release "
+            f"{published.release}, written {published.modified_at:%Y-%m-%d %H:%M:%S} UTC)",
+            width,
+            subsequent_indent="  ",
+        )
     )
-    tables = Table()
-    tables.add_column("table")
-    tables.add_column("rows", justify="right")
+    name_width = max((len(name) for name in published.tables), default=5)
     for name, rows in published.tables.items():
-        tables.add_row(name, str(rows))
-    console.print(tables)
-    console.print("Dashboard pages: " + (", ".join(published.pages) or "none"))
+        print(f"  {name:<{name_width}}  {rows:>9} rows")
+    print("Dashboard pages: " + (", ".join(published.pages) or "none"))
 
 
 def _schedule(arguments: argparse.Namespace) -> int:
@@ -358,10 +444,13 @@ def _export_png(arguments: argparse.Namespace) -> int:
 
 
 def _validate(arguments: argparse.Namespace) -> int:
+    settings = load_settings(arguments.config, roster=arguments.roster)
+    _require_export(arguments.file)
+    if not settings.paths.roster.is_file():
+        raise UsageError(f"roster not found: {display_path(settings.paths.roster)}")
     from resilience.instruments import load_registry
     from resilience.pipeline import validate_file
 
-    settings = load_settings(arguments.config, roster=arguments.roster)
     file_report, cells = validate_file(arguments.file, settings, load_registry())
     outcome = {"loaded": "would load", "held_back": "would be held back"}.get(
         file_report.status, "cannot be read"
@@ -413,7 +502,7 @@ def exit_code_for(error: Exception) -> int:
         return EXIT_BUSY
     if isinstance(error, ExportsNotReady):
         return EXIT_NOT_READY
-    if isinstance(error, ValidationError):
+    if isinstance(error, (ValidationError, UsageError)):
         return EXIT_USAGE
     return EXIT_FAILED
 
@@ -430,9 +519,16 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
+    # Output piped into `head` that stops reading ends the command quietly, as for other tools.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    arguments, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        arguments.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return COMMANDS[arguments.command](arguments)
+    except UsageError as error:
+        print(f"resilience {arguments.command}: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("resilience: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import tempfile
+import textwrap
 from pathlib import Path
 
 import duckdb
@@ -65,3 +67,77 @@ def inspect_export(path: Path, mappings: list[SourceMapping], registry: Registry
         "data_dictionary": str(plan.dictionary) if plan.dictionary else None,
         "problems": problems,
     }
+
+
+NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
+def column_runs(mapped: dict[str, str]) -> list[tuple[str, str]]:
+    """Mapped columns, with each run of numbered columns mapped to numbered ids in step
+    (Q1_1 .. Q1_30 -> proqol_1 .. proqol_30) as one pair of ranges."""
+    runs: list[list[str]] = []  # first source, last source, first target, last target
+    for source, target in mapped.items():
+        if runs and _continues(runs[-1], source, target):
+            runs[-1][1], runs[-1][3] = source, target
+        else:
+            runs.append([source, source, target, target])
+    return [
+        (source, target)
+        if source == last_source
+        else (f"{source} .. {last_source}", f"{target} .. {last_target}")
+        for source, last_source, target, last_target in runs
+    ]
+
+
+def _continues(run: list[str], source: str, target: str) -> bool:
+    previous = [NUMBERED.match(run[1]), NUMBERED.match(run[3])]
+    current = [NUMBERED.match(source), NUMBERED.match(target)]
+    if not all(previous + current):
+        return False
+    return all(
+        before.group(1) == now.group(1) and int(now.group(2)) == int(before.group(2)) + 1
+        for before, now in zip(previous, current, strict=True)
+    )
+
+
+def inspection_text(result: dict) -> str:
+    """`inspect_export`'s result as a person reads it: the file, then one section per question
+    (what is kept and as what, what is not kept and why, what is left unmapped, what is wrong)."""
+    lines = [result["file"]]
+    if result["format"] is not None:
+        lines.append(
+            f"  read as   {result['tool']} ({result['format']}), {result['encoding']}, "
+            f"{_count(result['header_rows'], 'header row')}"
+        )
+        lines.append(f"  mapping   {result['source'] or 'none: columns read as canonical ids'}")
+        lines.append(
+            f"  rows      {result['rows']} read: {_count(result['responses'], 'response')}, "
+            f"{result['dropped_previews_tests_spam']} previews, tests or spam left out"
+        )
+        if result["data_dictionary"]:
+            lines.append(f"  codebook  {result['data_dictionary']}")
+    mapped = column_runs(result["mapped_columns"])
+    width = max((len(source) for source, _ in mapped), default=0)
+    lines += ["", f"Mapped to canonical ids ({_count(len(result['mapped_columns']), 'column')})"]
+    lines += [f"  {source:<{width}}  {target}" for source, target in mapped] or ["  none"]
+    not_kept: dict[str, list[str]] = {}
+    for column, reason in result.get("why_not_kept", {}).items():
+        not_kept.setdefault(reason, []).append(column)
+    count = sum(len(columns) for columns in not_kept.values())
+    lines += ["", f"Not kept ({_count(count, 'column')})"]
+    for reason, columns in not_kept.items():
+        lines += [
+            f"  {reason}:",
+            *textwrap.wrap(", ".join(columns), 96, initial_indent="    ", subsequent_indent="    "),
+        ]
+    if not not_kept:
+        lines.append("  none")
+    lines += ["", "Unmapped columns (not kept)"]
+    lines += [f"  {column}" for column in result["unmapped_columns"]] or ["  none"]
+    lines += ["", "Problems"]
+    lines += [f"  {problem}" for problem in result["problems"]] or ["  none"]
+    return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -47,19 +47,11 @@ from resilience.quality_report import (
     validation_summary,
     write_validation_report,
 )
+from resilience.rules import RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
 from resilience.runtime import crash_point
 from resilience.settings import PROJECT_ROOT, QualitySettings, Settings
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
 from resilience.status import ExportsNotReady, hold_run_lock, one_line
-from resilience.validation import (
-    RULE_FILE_HELD_BACK,
-    RULE_FILE_UNREADABLE,
-    batch_relations,
-    check_marts,
-    held_back_files,
-    mart_relations,
-    validate_batch,
-)
 from resilience.warehouse import (
     ModelsBuild,
     build_candidate,
@@ -411,6 +403,9 @@ def check_batch(
     row_failures: list[dict] = []
     [(batch_rows,)] = con.execute("select count(*) from ingest_batch").fetchall()
     if batch_rows:
+        # Great Expectations takes seconds to import: a night with nothing new never loads it.
+        from resilience.validation import batch_relations, held_back_files, validate_batch
+
         relations = batch_relations(registry, roster_team_ids(con, roster_path), quality.waves)
         validation = validate_batch(con, relations)
         if validation.errors:
@@ -558,6 +553,8 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
             == (previous.responses, previous.responses_digest)
         ):
             first_new_response_row = previous.responses
+        from resilience.validation import check_marts
+
         set_variables(con, variables)
         built = run_transform(
             con,
@@ -611,10 +608,14 @@ def render(settings: Settings, report: RunReport) -> RunReport:
         kept = _kept_release(con, settings, report.publication_fingerprint)
         report.release, report.release_unchanged = kept or report.run_id, kept is not None
         release = settings.releases_dir / report.release
+        published_checks = []
         if not report.release_unchanged:
+            # Great Expectations takes seconds to import: a kept release never loads it.
+            from resilience.validation import mart_relations
+
             build_candidate(con, release / settings.analytics_path.name)
+            published_checks = mart_relations(con, settings.privacy.min_group_size)
         validation = read_validation_state(con)
-        published_checks = mart_relations(con, settings.privacy.min_group_size)
     excluded = {outcome.file_sha256: outcome.rows_excluded for outcome in validation.files}
     for file_report in report.with_status("loaded"):
         file_report.rows_excluded = excluded.get(file_report.file_sha256, 0)

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, get_args
 import duckdb
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from resilience.rules import BATCH_RULES, RULE_DESCRIPTIONS
 from resilience.settings import CarelessFlag, QualitySettings
 from resilience.sqlfiles import read_sql
-from resilience.validation import BATCH_RULES, RULE_DESCRIPTIONS, Relation
 
 if TYPE_CHECKING:
     # Annotations only: the pipeline imports this module to render the page.
     from resilience.pipeline import RunReport
+    from resilience.validation import Relation
 
 VALIDATION_PAGE = "validation.html"
 # A held-back file can have thousands of failing cells: the page lists this many per file, and

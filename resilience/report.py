@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from resilience.pipeline import RunReport
+from resilience.settings import display_path
 
 
 def summary_lines(report: RunReport) -> list[tuple[str, str]]:
+    """What the run did, then what it published: the files it wrote, or the release it kept."""
+    if report.release_unchanged:
+        published = [
+            ("published release", f"{report.release} (kept: nothing changed since it was built)")
+        ]
+    else:
+        published = [
+            ("published release", str(report.release)),
+            *((f"written: {name}", display_path(path)) for name, path in report.outputs.items()),
+        ]
     return [
         ("run", report.run_id),
         ("files", f"{len(report.files)} seen, " + _file_statuses(report)),
@@ -16,7 +27,7 @@ def summary_lines(report: RunReport) -> list[tuple[str, str]]:
         ("responses quarantined", str(report.total("rows_quarantined"))),
         ("teams reported (latest wave)", str(report.teams_reported)),
         ("teams suppressed (latest wave)", str(report.teams_suppressed)),
-        *((f"written: {name}", path) for name, path in report.outputs.items()),
+        *published,
     ]
 
 

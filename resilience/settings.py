@@ -17,6 +17,21 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "resilience.toml"
 
 
+class UsageError(ValueError):
+    """The command line or the configuration names something that is not there: no run starts,
+    nothing is recorded, and trying again unchanged cannot help."""
+
+
+def display_path(path: Path | str) -> str:
+    """`path` as the user would type it here: relative to the working folder when inside it."""
+    # Not resolved: a link such as build/analytics.duckdb is shown as the link.
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 class PathSettings(BaseModel):
     exports: Path = Path("data/sample/exports")
     roster: Path = Path("data/sample/roster.csv")
@@ -205,8 +220,8 @@ def load_settings(
     path arguments given on the command line. Relative paths in the file are taken relative to
     the file's folder; relative paths given here, relative to the working directory."""
     config_path = Path(config or DEFAULT_CONFIG).resolve()
-    if config is not None and not config_path.exists():
-        raise FileNotFoundError(f"configuration file not found: {config_path}")
+    if config is not None and not config_path.is_file():
+        raise UsageError(f"configuration file not found: {display_path(config_path)}")
     file_values = (
         tomllib.loads(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
     )
@@ -222,3 +237,19 @@ def load_settings(
         for section, values in source.items():
             merged.setdefault(section, {}).update(values or {})
     return Settings(**merged)
+
+
+def require_run_inputs(settings: Settings) -> None:
+    """Raise UsageError naming the first input of a run that is missing: the exports folder, the
+    roster, the mappings folder or the action log (when one is set)."""
+    paths = settings.paths
+    required = [
+        ("exports folder (paths.exports, --exports)", paths.exports, Path.is_dir),
+        ("roster (paths.roster, --roster)", paths.roster, Path.is_file),
+        ("mappings folder (paths.mappings)", paths.mappings, Path.is_dir),
+    ]
+    if paths.actions is not None:
+        required.append(("action log (paths.actions)", paths.actions, Path.is_file))
+    for what, path, exists in required:
+        if not exists(path):
+            raise UsageError(f"{what} not found: {display_path(path)}")

@@ -24,7 +24,7 @@ from typing import IO
 import duckdb
 import pydantic
 
-from resilience.settings import Settings
+from resilience.settings import Settings, display_path
 from resilience.sqlfiles import quote_identifier, read_sql
 
 # Long enough to wait out `resilience status` (it holds the lock for a fraction of a second),
@@ -191,11 +191,20 @@ def read_status(settings: Settings, limit: int = 10) -> Status:
         status.running = holder
         if holder is not None:
             status.runs_unavailable = f"{_describe(holder)}: run records are read after it ends"
+        elif not settings.warehouse_path.exists():
+            status.runs_unavailable = (
+                f"no run yet (no warehouse at {display_path(settings.warehouse_path)})"
+            )
         else:
             try:
                 status.runs = read_runs(settings.warehouse_path, limit)
             except duckdb.Error as error:
                 status.runs_unavailable = one_line(error)
+    if not settings.analytics_path.exists():
+        status.published_unavailable = (
+            f"no analytics file at {display_path(settings.analytics_path)}: no run has published"
+        )
+        return status
     try:
         status.published = read_published(settings)
     except (OSError, duckdb.Error) as error:

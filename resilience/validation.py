@@ -67,69 +67,35 @@ from great_expectations.expectations.row_conditions import (
 )
 
 from resilience.instruments import Registry
+from resilience.rules import (
+    RULE_ANSWER_CODE,
+    RULE_DURATION_RANGE,
+    RULE_IN_WAVE_WINDOW,
+    RULE_KEY_NOT_NULL,
+    RULE_KEY_UNIQUE,
+    RULE_MIN_GROUP_SIZE,
+    RULE_NOT_NULL,
+    RULE_ONE_RESPONSE_PER_ID,
+    RULE_PROGRESS_RANGE,
+    RULE_REQUIRED_COLUMN,
+    RULE_SHARE_RANGE,
+    RULE_SUPPRESSED_EMPTY,
+    RULE_TEAM_IN_ROSTER,
+)
 from resilience.settings import WaveWindow
 from resilience.sqlfiles import model_description, model_paths, read_sql
 
-# GX announces every ephemeral context at INFO; the pipeline reports what validation found itself.
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
+# GX announces every ephemeral context at INFO, from module loggers it sets to INFO itself when
+# imported; the pipeline reports what validation found itself.
+for _logger_name in list(logging.root.manager.loggerDict):
+    if _logger_name.split(".")[0] == "great_expectations":
+        logging.getLogger(_logger_name).setLevel(logging.WARNING)
 
 BATCH_TABLE = "ingest_batch"
 RESPONSE_VERSIONS = "ingest_batch_response_versions"
 ROW_KEY_COLUMNS = ("file_sha256", "source_row")
 REQUIRED_COLUMNS = (*ROW_KEY_COLUMNS, "response_key", "team", "wave")
 NOT_NULL_COLUMNS = ("response_key", "team", "wave")
-
-RULE_REQUIRED_COLUMN = "required_column_present"
-RULE_NOT_NULL = "not_null"
-RULE_ANSWER_CODE = "answer_in_allowed_codes"
-RULE_TEAM_IN_ROSTER = "team_in_roster"
-RULE_IN_WAVE_WINDOW = "recorded_in_wave_window"
-RULE_PROGRESS_RANGE = "progress_between_0_and_100"
-RULE_DURATION_RANGE = "duration_not_negative"
-RULE_ONE_RESPONSE_PER_ID = "one_response_per_id_in_file"
-# Whole-file entries in the quarantine (no row number): the file could not be read, or too many of
-# its rows failed and it is held back.
-RULE_FILE_UNREADABLE = "file_unreadable"
-RULE_FILE_HELD_BACK = "file_held_back"
-
-RULE_KEY_UNIQUE = "key_unique"
-RULE_KEY_NOT_NULL = "key_not_null"
-RULE_SHARE_RANGE = "share_between_0_and_1"
-RULE_MIN_GROUP_SIZE = "n_at_least_min_group_size"
-RULE_SUPPRESSED_EMPTY = "suppressed_row_has_no_numbers"
-
-# The rules every batch row is checked against, in the order the report lists them.
-BATCH_RULES = (
-    RULE_REQUIRED_COLUMN,
-    RULE_NOT_NULL,
-    RULE_ANSWER_CODE,
-    RULE_TEAM_IN_ROSTER,
-    RULE_ONE_RESPONSE_PER_ID,
-    RULE_IN_WAVE_WINDOW,
-    RULE_PROGRESS_RANGE,
-    RULE_DURATION_RANGE,
-)
-# What each rule asks, for the people who read the validation report.
-RULE_DESCRIPTIONS = {
-    RULE_REQUIRED_COLUMN: "the export has the column",
-    RULE_NOT_NULL: "the response has a re-keyed id, a team and a wave",
-    RULE_ANSWER_CODE: "the answer is one of the item's answer codes or labels",
-    RULE_TEAM_IN_ROSTER: "the team is on the roster",
-    RULE_IN_WAVE_WINDOW: "the response was recorded within its wave's field dates",
-    RULE_PROGRESS_RANGE: "progress is between 0 and 100",
-    RULE_DURATION_RANGE: "the duration is not negative",
-    RULE_ONE_RESPONSE_PER_ID: (
-        "one response per id in a file: rows repeated exactly count once, two different rows"
-        " under one id are both set aside"
-    ),
-    RULE_FILE_UNREADABLE: "the file could be read and its columns recognised",
-    RULE_FILE_HELD_BACK: "no more than the allowed share of the file's rows failed",
-    RULE_KEY_UNIQUE: "one row per key the table states",
-    RULE_KEY_NOT_NULL: "every key column has a value",
-    RULE_SHARE_RANGE: "every share lies between 0 and 1",
-    RULE_MIN_GROUP_SIZE: "no number describes fewer respondents than the minimum group size",
-    RULE_SUPPRESSED_EMPTY: "a suppressed row carries no number",
-}
 
 # Each mart states its key in its header comment, e.g. "(key: wave, team_id, indicator)".
 MART_KEY = re.compile(r"\(key: ([^)]+)\)")

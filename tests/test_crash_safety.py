@@ -20,7 +20,7 @@ from resilience.runtime import CRASH_POINT_VARIABLE, CRASH_POINTS
 from resilience.sample import generate_sample
 from resilience.settings import Settings, load_settings
 from resilience.status import read_published
-from tests.conftest import make_project
+from tests.conftest import cli_environment, make_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -46,25 +46,20 @@ def deliver(held_back: Path, settings: Settings) -> None:
     shutil.copy2(held_back, settings.paths.exports / held_back.name)
 
 
-def run_cli(config: Path, log: Path, prefect_home: Path, **environment: str) -> int:
-    """`resilience run` in its own process group, as a scheduler starts it; its exit code."""
+def run_cli(config: Path, log: Path, prefect_api_url: str, **environment: str) -> int:
+    """`resilience run` in its own process group, as a scheduler starts it, reporting to the
+    session's Prefect server; its exit code."""
     with log.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "resilience", "run", "--config", str(config)],
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={
-                **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
-                "PREFECT_HOME": str(prefect_home),
-                "COLUMNS": "200",
-                **environment,
-            },
+            env=cli_environment(prefect_api_url, **environment),
         )
         try:
             return process.wait(timeout=600)
         finally:
-            # A killed run leaves Prefect's temporary server behind: stop the whole group.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
 
@@ -107,7 +102,7 @@ def outcome(settings: Settings) -> Outcome:
 class Baseline:
     project: Path
     held_back: Path
-    prefect_home: Path
+    prefect_api_url: str
     release: str
     team_indicators: list[tuple]
     index_page: bytes
@@ -115,19 +110,18 @@ class Baseline:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
+def baseline(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Baseline:
     """Two waves published by an uninterrupted run; the third wave's export not delivered yet."""
     workspace = tmp_path_factory.mktemp("crash")
-    prefect_home = workspace / "prefect"
     project = workspace / "baseline"
     config, held_back = make_small_project(project)
-    assert run_cli(config, workspace / "baseline.log", prefect_home) == 0
+    assert run_cli(config, workspace / "baseline.log", prefect_server) == 0
     settings = load_settings(config)
     published = read_published(settings)
     return Baseline(
         project=project,
         held_back=held_back,
-        prefect_home=prefect_home,
+        prefect_api_url=prefect_server,
         release=published.release,
         team_indicators=published_rows(settings),
         index_page=(settings.dashboards_dir / "index.html").read_bytes(),
@@ -148,7 +142,7 @@ def uninterrupted(baseline: Baseline, tmp_path_factory: pytest.TempPathFactory) 
     """The third wave delivered and loaded by a run nobody kills."""
     directory = tmp_path_factory.mktemp("uninterrupted")
     config, settings = copy_of(baseline, directory / "project")
-    assert run_cli(config, directory / "run.log", baseline.prefect_home) == 0
+    assert run_cli(config, directory / "run.log", baseline.prefect_api_url) == 0
     result = outcome(settings)
     assert result.team_indicators != baseline.team_indicators  # the third wave is in
     return result
@@ -161,7 +155,7 @@ def test_a_killed_run_leaves_the_published_release_and_the_next_run_recovers(
     config, settings = copy_of(baseline, tmp_path / "project")
 
     killed = run_cli(
-        config, tmp_path / "killed.log", baseline.prefect_home, **{CRASH_POINT_VARIABLE: point}
+        config, tmp_path / "killed.log", baseline.prefect_api_url, **{CRASH_POINT_VARIABLE: point}
     )
 
     assert killed == -signal.SIGKILL, (tmp_path / "killed.log").read_text()
@@ -178,7 +172,7 @@ def test_a_killed_run_leaves_the_published_release_and_the_next_run_recovers(
             (baseline.responses,)
         ]
 
-    assert run_cli(config, tmp_path / "next.log", baseline.prefect_home) == 0
+    assert run_cli(config, tmp_path / "next.log", baseline.prefect_api_url) == 0
 
     assert outcome(settings) == uninterrupted
     runs = warehouse_rows(settings, "select run_id, outcome from runs order by started_at")

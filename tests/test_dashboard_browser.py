@@ -9,16 +9,14 @@ import pytest
 from playwright.sync_api import Browser
 
 from dashboards.pages import write_dashboards
-from resilience.instruments import Registry
-from resilience.settings import Settings
 from tests.browsing import PageVisitor, Visit
+from tests.conftest import SampleRun
 from tests.test_dashboard_figures import (
     MIN_GROUP_SIZE,
     SCRIPT_TEAM,
     make_published_tables,
     make_run_facts,
 )
-from tests.test_pipeline import run_stages
 
 pytestmark = pytest.mark.browser
 
@@ -162,13 +160,10 @@ def test_index_links_to_the_leadership_page_and_each_team_page(open_page, site):
 
 
 @pytest.mark.e2e
-def test_every_page_of_a_run_on_the_sample_loads_offline(
-    browser: Browser, project_settings: Settings, registry: Registry
-):
+def test_every_page_of_a_run_on_the_sample_loads_offline(browser: Browser, sample_run: SampleRun):
     """Every page the nightly job writes from data/sample (team pages and any validation report
     included) opens from disk with no request leaving the machine and draws every figure."""
-    run_stages(project_settings, registry)
-    dashboards = project_settings.dashboards_dir
+    dashboards = sample_run.settings.dashboards_dir
     pages = sorted(dashboards.rglob("*.html"))
 
     assert len(list((dashboards / "teams").glob("*.html"))) >= 30

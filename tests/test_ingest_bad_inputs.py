@@ -20,8 +20,8 @@ from resilience import pipeline
 from resilience.formats import load_mappings
 from resilience.inspection import inspect_export
 from resilience.instruments import Registry
+from resilience.rules import RULE_ANSWER_CODE, RULE_NOT_NULL, RULE_TEAM_IN_ROSTER
 from resilience.settings import Settings, load_settings
-from resilience.validation import RULE_ANSWER_CODE, RULE_NOT_NULL, RULE_TEAM_IN_ROSTER
 from tests.conftest import SAMPLE_DIR, make_project
 from tests.test_ingest_formats import csv_text, read_sample, write_xlsx
 

@@ -4,7 +4,6 @@ one that fails; what `resilience status` then tells."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,32 +12,19 @@ import duckdb
 import pytest
 
 from resilience.settings import load_settings
+from tests.conftest import cli_environment
 from tests.test_crash_safety import deliver, make_small_project, run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
-@pytest.fixture(scope="module")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("prefect")
-
-
-def cli_environment(prefect_home: Path, **extra: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
-        "PREFECT_HOME": str(prefect_home),
-        "COLUMNS": "200",
-        **extra,
-    }
-
-
-def status(config: Path, prefect_home: Path) -> tuple[int, dict]:
+def status(config: Path) -> tuple[int, dict]:
     completed = subprocess.run(
         [sys.executable, "-m", "resilience", "status", "--config", str(config), "--json"],
         capture_output=True,
         text=True,
         timeout=120,
-        env=cli_environment(prefect_home),
+        env=cli_environment(None),
     )
     return completed.returncode, json.loads(completed.stdout)
 
@@ -51,18 +37,18 @@ def team_indicators_checksum(analytics: Path) -> list[tuple]:
 
 
 def test_a_night_without_new_exports_keeps_the_published_release(
-    tmp_path: Path, prefect_home: Path
+    tmp_path: Path, prefect_server: str
 ) -> None:
     config, held_back = make_small_project(tmp_path)
     settings = load_settings(config)
     deliver(held_back, settings)
-    assert run_cli(config, tmp_path / "first.log", prefect_home) == 0
+    assert run_cli(config, tmp_path / "first.log", prefect_server) == 0
     published_file = settings.analytics_path.resolve()
     before = (published_file.stat().st_mtime_ns, team_indicators_checksum(published_file))
     page = settings.dashboards_dir.resolve() / "index.html"
     page_before = page.stat().st_mtime_ns
 
-    assert run_cli(config, tmp_path / "second.log", prefect_home) == 0
+    assert run_cli(config, tmp_path / "second.log", prefect_server) == 0
 
     assert "(kept: nothing changed since it was built)" in (tmp_path / "second.log").read_text()
     assert settings.analytics_path.resolve() == published_file
@@ -70,7 +56,7 @@ def test_a_night_without_new_exports_keeps_the_published_release(
     assert page.stat().st_mtime_ns == page_before
     assert [p.name for p in settings.releases_dir.iterdir()] == [published_file.parent.name]
 
-    code, report = status(config, prefect_home)
+    code, report = status(config)
     assert code == 0
     second, first = report["runs"]
     assert (first["outcome"], first["message"]) == ("succeeded", None) and first["rows_loaded"] > 0
@@ -85,18 +71,28 @@ def test_a_night_without_new_exports_keeps_the_published_release(
     assert {"index.html", "leadership.html"} <= set(report["published"]["pages"])
 
 
-def test_ingest_is_retried_until_the_exports_folder_appears(
-    tmp_path: Path, prefect_home: Path
+def test_a_scheduled_run_retries_ingest_until_the_exports_folder_appears(
+    tmp_path: Path, prefect_server: str
 ) -> None:
+    """The flow as a deployment runs it (no command line, whose missing folder is a usage
+    error): an exports share mounted late is waited for."""
     config, _ = make_small_project(tmp_path)
     exports = load_settings(config).paths.exports
     later = exports.rename(exports.with_name("exports-not-mounted-yet"))
     run = subprocess.Popen(
-        [sys.executable, "-m", "resilience", "run", "--config", str(config)],
+        [
+            sys.executable,
+            "-c",
+            f"from flows.nightly import nightly; nightly(config={str(config)!r})",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=cli_environment(prefect_home, PREFECT_LOGGING_LEVEL="INFO"),
+        env=cli_environment(
+            prefect_server,
+            PREFECT_LOGGING_LEVEL="INFO",
+            PREFECT_HOME=str(tmp_path / "state" / "prefect"),
+        ),
     )
     retries = []
     for line in run.stdout:
@@ -106,12 +102,12 @@ def test_ingest_is_retried_until_the_exports_folder_appears(
     assert run.wait(timeout=60) == 0
     assert len(retries) == 1
     assert "exports folder not found" in retries[0] and "Retry 1/3" in retries[0]
-    code, report = status(config, prefect_home)
+    code, report = status(config)
     assert code == 0 and report["runs"][0]["rows_loaded"] > 0
 
 
 def test_a_failed_night_is_reported_in_one_line_and_recorded(
-    tmp_path: Path, prefect_home: Path
+    tmp_path: Path, prefect_server: str
 ) -> None:
     config, _ = make_small_project(tmp_path)
     settings = load_settings(config)
@@ -122,7 +118,7 @@ def test_a_failed_night_is_reported_in_one_line_and_recorded(
         capture_output=True,
         text=True,
         timeout=600,
-        env=cli_environment(prefect_home),
+        env=cli_environment(prefect_server),
     )
     assert completed.returncode == 1
     last_line = completed.stderr.strip().splitlines()[-1]
@@ -130,7 +126,7 @@ def test_a_failed_night_is_reported_in_one_line_and_recorded(
     # Retrying cannot fix a broken mapping: no retry was made (Prefect would log this error).
     assert "Retries are exhausted" not in completed.stderr
 
-    code, report = status(config, prefect_home)
+    code, report = status(config)
     assert code == 1
     [failed] = report["runs"]
     assert failed["outcome"] == "failed"

@@ -15,7 +15,7 @@ import pytest
 from resilience import pipeline
 from resilience.instruments import Registry
 from resilience.settings import Settings, load_settings
-from tests.conftest import SAMPLE_DIR, make_project
+from tests.conftest import SAMPLE_DIR, make_project, run_stages
 
 # Values distinctive enough to search for as bytes anywhere in the output.
 DISTINCTIVE_COLUMNS = (
@@ -31,16 +31,6 @@ DISTINCTIVE_COLUMNS = (
 # whole values in every table and as quoted strings in every page.
 NAME_COLUMNS = ("RecipientLastName", "RecipientFirstName")
 TOKEN = re.compile(r"[\w.@+:-]{4,}")
-
-
-def run_stages(settings: Settings, registry: Registry) -> pipeline.RunReport:
-    report = pipeline.new_run()
-    for stage in (pipeline.ingest_exports, pipeline.validate):
-        report = stage(settings, report, registry)
-    report = pipeline.load(settings, report)
-    pipeline.transform(settings, registry)
-    report = pipeline.render(settings, report)
-    return pipeline.publish(settings, report)
 
 
 def published(settings: Settings, query: str) -> list[tuple]:

@@ -20,8 +20,7 @@ import pytest
 
 from resilience.instruments import Registry
 from resilience.settings import Settings, load_settings
-from tests.conftest import make_project
-from tests.test_pipeline import run_stages
+from tests.conftest import SampleRun, make_project, run_stages
 
 # A group as the attacker names it: ("team", id), ("parent_unit", name), ("service_line", name),
 # (<role cut>, label), ("organization", "all"), ("organization_by", item, band) or
@@ -392,15 +391,10 @@ def assert_nothing_recoverable(settings: Settings, min_group_size: int) -> Publi
     return published
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Settings:
-    return run_sample(tmp_path_factory.mktemp("attacker"), registry, 5, tiny_team=False)
-
-
 def test_nothing_about_fewer_than_five_can_be_recovered_from_the_sample(
-    sample_run: Settings,
+    sample_run: SampleRun,
 ) -> None:
-    published = assert_nothing_recoverable(sample_run, 5)
+    published = assert_nothing_recoverable(sample_run.settings, 5)
     # The sample's small teams are hidden, and so is at least one of their siblings.
     hidden_teams = {group for groups in published.hidden.values() for group in groups}
     assert sum(1 for group in hidden_teams if group[0] == "team") >= 4

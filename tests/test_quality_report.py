@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 from playwright.sync_api import Browser
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from resilience import pipeline
 from resilience.instruments import Registry
 from resilience.quality_report import (
     CELLS_SHOWN_PER_FILE,
@@ -27,7 +29,7 @@ from resilience.quality_report import (
 from resilience.settings import QualitySettings, load_settings
 from resilience.validation import MartShape, Relation, build_mart_suite
 from tests.browsing import PageVisitor
-from tests.conftest import make_project
+from tests.conftest import cli_environment, make_project, run_stages
 from tests.test_quality_pipeline import HELD_BACK, HELD_BACK_REASON, make_problem_project
 
 SCRIPT_VALUE = "<script>alert(1)</script>"
@@ -132,23 +134,13 @@ def test_a_failing_value_is_escaped_in_the_html(page: Path) -> None:
 # --- published by a run -----------------------------------------------------------------------
 
 
-def run_all_stages(settings, registry: Registry) -> pipeline.RunReport:
-    report = pipeline.new_run()
-    report = pipeline.ingest_exports(settings, report, registry)
-    report = pipeline.validate(settings, report, registry)
-    report = pipeline.load(settings, report)
-    pipeline.transform(settings, registry)
-    report = pipeline.render(settings, report)
-    return pipeline.publish(settings, report)
-
-
 @pytest.mark.e2e
 @pytest.mark.browser
 def test_a_run_publishes_the_report_beside_the_dashboards_and_a_new_held_back_file_updates_it(
     tmp_path: Path, registry: Registry, browser: Browser
 ) -> None:
     settings = load_settings(make_project(tmp_path))
-    first = run_all_stages(settings, registry)
+    first = run_stages(settings, registry)
     page = settings.dashboards_dir / VALIDATION_PAGE
     assert first.outputs["validation"] == str(page)
     assert HELD_BACK not in page.read_text(encoding="utf-8")
@@ -157,7 +149,7 @@ def test_a_run_publishes_the_report_beside_the_dashboards_and_a_new_held_back_fi
     problems = tmp_path / "problems"
     make_problem_project(problems)
     shutil.copy(problems / "inputs" / "exports" / HELD_BACK, settings.paths.exports)
-    second = run_all_stages(settings, registry)
+    second = run_stages(settings, registry)
 
     assert not second.release_unchanged
     assert HELD_BACK_REASON in page.read_text(encoding="utf-8")
@@ -172,39 +164,34 @@ def test_a_run_publishes_the_report_beside_the_dashboards_and_a_new_held_back_fi
 
 
 @pytest.mark.e2e
-def test_the_prefect_run_summary_carries_the_validation_of_each_file(tmp_path: Path) -> None:
+def test_the_prefect_run_summary_carries_the_validation_of_each_file(
+    tmp_path: Path, prefect_server: str
+) -> None:
     config = make_problem_project(tmp_path)
-    # The run takes PREFECT_HOME from its config's state folder, as in production.
-    environment = {name: value for name, value in os.environ.items() if name != "PREFECT_HOME"}
     run = subprocess.run(
         [sys.executable, "-m", "resilience", "run", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=600,
-        env=environment,
+        env=cli_environment(prefect_server),
     )
     assert run.returncode == 0, run.stderr
+    with duckdb.connect(str(load_settings(config).warehouse_path), read_only=True) as con:
+        [(run_id,)] = con.execute("select run_id from runs").fetchall()
 
-    read_artifact = (
-        "import asyncio\n"
-        "from prefect.client.orchestration import get_client\n"
-        "async def main():\n"
-        "    async with get_client() as client:\n"
-        "        for artifact in await client.read_artifacts():\n"
-        "            print(artifact.data)\n"
-        "asyncio.run(main())\n"
-    )
-    artifacts = subprocess.run(
-        [sys.executable, "-c", read_artifact],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**environment, "PREFECT_HOME": str(tmp_path / "state" / "prefect")},
-    )
-    assert artifacts.returncode == 0, artifacts.stderr
-    assert "## Validation" in artifacts.stdout
+    async def summaries() -> list[str]:
+        async with get_client() as client:
+            return [
+                artifact.data
+                for artifact in await client.read_artifacts()
+                if artifact.key == "nightly-run-summary" and run_id in artifact.data
+            ]
+
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server}):
+        [summary] = asyncio.run(summaries())
+    assert "## Validation" in summary
     assert f"| {HELD_BACK} | held_back | 10 | 0 | 0 | 10 | 0 | 0 | {HELD_BACK_REASON} |" in (
-        artifacts.stdout
+        summary
     )
-    assert "| staff_survey_2025-05.csv | loaded | 1006 | 3 | 3 | 5 | 995 |" in artifacts.stdout
-    assert "Every row read is accounted for" in artifacts.stdout
+    assert "| staff_survey_2025-05.csv | loaded | 1006 | 3 | 3 | 5 | 995 |" in summary
+    assert "Every row read is accounted for" in summary

@@ -8,12 +8,8 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -26,25 +22,13 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from resilience.settings import DEFAULT_CONFIG, PROJECT_ROOT, load_settings
-from tests.conftest import make_project
+from tests.conftest import environment_without_prefect, make_project, wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
-
-PREFECT_SERVER_START = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
 
 SITE_SCHEDULE = (
     '[schedule]\ndeployment = "north"\ncron = "15 3 * * *"\ntimezone = "America/Chicago"\n'
 )
-
-
-def environment_without_prefect() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def stop(process: subprocess.Popen, grace_seconds: float = 60) -> None:
@@ -56,51 +40,6 @@ def stop(process: subprocess.Popen, grace_seconds: float = 60) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
-
-
-def wait_until(condition, timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (result := condition()) is not None:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`prefect server start` on a free local port with a fresh PREFECT_HOME; its API URL."""
-    home = tmp_path_factory.mktemp("prefect-server")
-    port = free_port()
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen(
-        [*PREFECT_SERVER_START, "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={
-            **environment_without_prefect(),
-            "PREFECT_HOME": str(home),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-            "PREFECT_UI_ENABLED": "false",
-        },
-    )
-
-    def healthy() -> bool | None:
-        assert server.poll() is None, (home / "server.log").read_text()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
-                return True
-        except OSError:
-            return None
-
-    try:
-        wait_until(healthy, timeout=120, what="the Prefect server")
-        yield f"http://127.0.0.1:{port}/api"
-    finally:
-        stop(server)
-        log.close()
 
 
 def read_deployment(api_url: str, name: str) -> DeploymentResponse | None:

@@ -12,10 +12,8 @@ import duckdb
 import pytest
 
 from resilience.instruments import Registry, load_registry
-from resilience.settings import WaveWindow
-from resilience.validation import (
+from resilience.rules import (
     BATCH_RULES,
-    REQUIRED_COLUMNS,
     RULE_ANSWER_CODE,
     RULE_DESCRIPTIONS,
     RULE_DURATION_RANGE,
@@ -30,6 +28,10 @@ from resilience.validation import (
     RULE_SHARE_RANGE,
     RULE_SUPPRESSED_EMPTY,
     RULE_TEAM_IN_ROSTER,
+)
+from resilience.settings import WaveWindow
+from resilience.validation import (
+    REQUIRED_COLUMNS,
     CheckpointResult,
     MartShape,
     Relation,
