@@ -458,7 +458,7 @@ def _validate(arguments: argparse.Namespace) -> int:
     counts = {
         "rows read": file_report.rows_read,
         "previews, tests, spam dropped": file_report.rows_dropped_status,
-        "repeated within the file (counted once)": file_report.rows_already_loaded,
+        "repeated (counted once)": file_report.rows_repeated,
         "quarantined": file_report.rows_quarantined,
         "would load": file_report.rows_loaded,
     }

@@ -101,7 +101,10 @@ class FileReport:
     rows_dropped_status: int = 0
     rows_quarantined: int = 0
     rows_loaded: int = 0
+    # Responses in the warehouse before this run (a cumulative export repeats them).
     rows_already_loaded: int = 0
+    # Responses that came earlier in this run: in the same file, or in a file read before it.
+    rows_repeated: int = 0
     # Of rows_loaded, the responses that the careless-responding rules exclude from scoring.
     rows_excluded: int = 0
     archive_path: str | None = None
@@ -485,6 +488,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, report: RunReport) -> RunReport:
         file_report.rows_loaded = int(file_counts.get("rows_loaded", 0))
         file_report.rows_quarantined = int(file_counts.get("rows_quarantined", 0))
         file_report.rows_already_loaded += int(file_counts.get("rows_already_loaded", 0))
+        file_report.rows_repeated = int(file_counts.get("rows_repeated", 0))
         if file_report.status == "staged":
             file_report.status = "loaded"
     return report
@@ -498,8 +502,8 @@ def validate_file(
     cells (row, column, rule, value).
 
     The archive copy goes to a temporary folder, and response ids are re-keyed with a throwaway
-    salt: nothing is kept, so nothing is compared with the warehouse either, and
-    rows_already_loaded counts only rows repeated within the file.
+    salt: nothing is kept, so nothing is compared with the warehouse either: rows_already_loaded
+    is 0, and rows_repeated counts the rows repeated within the file.
     """
     report = new_run()
     with duckdb.connect() as con, tempfile.TemporaryDirectory() as scratch:

@@ -65,6 +65,7 @@ class FileOutcome:
     rows_read: int
     rows_dropped_status: int
     rows_already_loaded: int
+    rows_repeated: int
     rows_quarantined: int
     rows_loaded: int
     rows_excluded: int
@@ -75,12 +76,14 @@ class FileOutcome:
 
     @property
     def balances(self) -> bool:
-        """Every row read is loaded, quarantined, dropped as a preview/test/spam or a repeat."""
+        """Every row read is loaded, quarantined, dropped as a preview/test/spam, already loaded
+        or repeated."""
         return self.rows_read == (
             self.rows_loaded
             + self.rows_quarantined
             + self.rows_dropped_status
             + self.rows_already_loaded
+            + self.rows_repeated
         )
 
 
@@ -233,23 +236,28 @@ def validation_markdown(report: RunReport) -> str:
     """This run's files for the Prefect run's summary: what each file's rows became, and why."""
     rows = "\n".join(
         f"| {f.file_name} | {f.status} | {f.rows_read} | {f.rows_dropped_status} "
-        f"| {f.rows_already_loaded} | {f.rows_quarantined} | {f.rows_loaded} | {f.rows_excluded} "
+        f"| {f.rows_already_loaded} | {f.rows_repeated} | {f.rows_quarantined} | {f.rows_loaded} "
+        f"| {f.rows_excluded} "
         f"| {(f.reason or '').replace('|', '/')} |"
         for f in report.files
     )
     balanced = all(
         f.rows_read
-        == f.rows_loaded + f.rows_quarantined + f.rows_dropped_status + f.rows_already_loaded
+        == f.rows_loaded
+        + f.rows_quarantined
+        + f.rows_dropped_status
+        + f.rows_already_loaded
+        + f.rows_repeated
         for f in report.files
     )
     return (
         "## Validation\n\n"
-        "| file | status | read | previews, tests, spam | already loaded | quarantined | loaded "
-        "| of which excluded | why |\n|---|---|---|---|---|---|---|---|---|\n"
+        "| file | status | read | previews, tests, spam | already loaded | repeated | quarantined "
+        "| loaded | of which excluded | why |\n|---|---|---|---|---|---|---|---|---|---|\n"
         f"{rows}\n\n"
         + (
             "Every row read is accounted for: read = loaded + quarantined + previews, tests and "
-            "spam + already loaded.\n"
+            "spam + already loaded + repeated.\n"
             if balanced
             else "**The counts do not balance**: some rows read are not accounted for.\n"
         )

@@ -24,6 +24,7 @@ def summary_lines(report: RunReport) -> list[tuple[str, str]]:
         ("previews, tests, spam dropped", str(report.total("rows_dropped_status"))),
         ("responses loaded (new)", str(report.total("rows_loaded"))),
         ("responses already loaded", str(report.total("rows_already_loaded"))),
+        ("responses repeated (counted once)", str(report.total("rows_repeated"))),
         ("responses quarantined", str(report.total("rows_quarantined"))),
         ("teams reported (latest wave)", str(report.teams_reported)),
         ("teams suppressed (latest wave)", str(report.teams_suppressed)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,8 @@ class Visit:
 
 
 class PageVisitor:
-    """Opens pages from disk, each in a fresh context; closes them all on exit."""
+    """Opens pages from disk, each in a fresh context, or several in turn in one tab; closes
+    them all on exit."""
 
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
@@ -46,33 +48,55 @@ class PageVisitor:
             context.close()
 
     def visit(self, path: Path) -> Visit:
+        visit = Visit(self._new_tab())
+        _record(visit.page, lambda: visit)
+        _open(visit, path)
+        return visit
+
+    def visits_in_one_tab(self, paths: Iterable[Path]) -> Iterator[Visit]:
+        """Each page in turn in one tab, as a reader following links: the tab keeps plotly.js
+        compiled from one page to the next, so each opens in half the time of a fresh one. Each
+        visit records only what happened while its page was open."""
+        tab = self._new_tab()
+        visits: list[Visit] = []
+        _record(tab, lambda: visits[-1])
+        for path in paths:
+            visits.append(Visit(tab))
+            _open(visits[-1], path)
+            yield visits[-1]
+
+    def _new_tab(self) -> Page:
         context = self.browser.new_context(viewport={"width": 1280, "height": 900})
         self.contexts.append(context)
-        visit = Visit(context.new_page())
-        visit.page.on("request", lambda request: visit.requests.append(request.url))
-        visit.page.on(
-            "console",
-            lambda message: (
-                visit.console_errors.append(message.text) if message.type == "error" else None
-            ),
-        )
-        visit.page.on("pageerror", lambda error: visit.page_errors.append(str(error)))
-        visit.page.on(
-            "dialog", lambda dialog: (visit.dialogs.append(dialog.message), dialog.dismiss())
-        )
-        visit.page.goto(path.as_uri(), wait_until="load")
-        figure_count = path.read_text(encoding="utf-8").count('class="plotly-graph-div"')
-        # plotly draws asynchronously after load: wait until every figure has its SVG.
-        visit.page.wait_for_function(
-            """count => {
-                const plots = [...document.querySelectorAll('.js-plotly-plot')];
-                const drawn = plots.filter(plot => plot.querySelector('.main-svg'));
-                return plots.length === count && drawn.length === count;
-            }""",
-            arg=figure_count,
-            timeout=30_000,
-        )
-        return visit
+        return context.new_page()
+
+
+def _record(page: Page, current: Callable[[], Visit]) -> None:
+    """Record the page's requests, errors and dialogs in the visit `current` returns."""
+    page.on("request", lambda request: current().requests.append(request.url))
+    page.on(
+        "console",
+        lambda message: (
+            current().console_errors.append(message.text) if message.type == "error" else None
+        ),
+    )
+    page.on("pageerror", lambda error: current().page_errors.append(str(error)))
+    page.on("dialog", lambda dialog: (current().dialogs.append(dialog.message), dialog.dismiss()))
+
+
+def _open(visit: Visit, path: Path) -> None:
+    visit.page.goto(path.as_uri(), wait_until="load")
+    figure_count = path.read_text(encoding="utf-8").count('class="plotly-graph-div"')
+    # plotly draws asynchronously after load: wait until every figure has its SVG.
+    visit.page.wait_for_function(
+        """count => {
+            const plots = [...document.querySelectorAll('.js-plotly-plot')];
+            const drawn = plots.filter(plot => plot.querySelector('.main-svg'));
+            return plots.length === count && drawn.length === count;
+        }""",
+        arg=figure_count,
+        timeout=30_000,
+    )
 
 
 def save_screenshots(dashboards: Path, images: Path, team_id: str, height: int) -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from playwright.sync_api import Browser
@@ -168,7 +169,23 @@ def test_every_page_of_a_run_on_the_sample_loads_offline(browser: Browser, sampl
 
     assert len(list((dashboards / "teams").glob("*.html"))) >= 30
     with PageVisitor(browser) as visitor:
-        for path in pages:
-            visit = visitor.visit(path)
+        for path, visit in zip(pages, visitor.visits_in_one_tab(pages), strict=True):
             assert_loaded_offline_and_drawn(visit, path, dashboards / "plotly.min.js")
-            visit.page.context.close()
+            assert_links_go_somewhere(visit, path)
+
+
+def assert_links_go_somewhere(visit: Visit, path: Path) -> None:
+    """Every link leads to another written page, to a part of this one that exists, or out to a
+    source the page credits (opened only by a reader's click)."""
+    links = visit.page.eval_on_selector_all("a[href]", "links => links.map(link => link.href)")
+    for link in links:
+        if link.startswith("https://"):
+            continue
+        target, _, anchor = link.partition("#")
+        if target == path.as_uri():
+            assert anchor and visit.page.locator(f"[id='{anchor}']").count() == 1, link
+        else:
+            assert (
+                target.startswith("file://")
+                and Path(unquote(target.removeprefix("file://"))).is_file()
+            ), f"{path.name} links to {link}"

@@ -68,11 +68,13 @@ def test_every_row_read_is_accounted_for(first_run: pipeline.RunReport) -> None:
     assert read == (
         first_run.total("rows_loaded")
         + first_run.total("rows_already_loaded")
+        + first_run.total("rows_repeated")
         + first_run.total("rows_quarantined")
         + first_run.total("rows_dropped_status")
     )
     assert first_run.total("rows_loaded") == truth["responses"]
-    assert first_run.total("rows_already_loaded") == truth["duplicate_rows"]
+    assert first_run.total("rows_already_loaded") == 0
+    assert first_run.total("rows_repeated") == truth["duplicate_rows"]
 
 
 def test_second_run_on_the_same_files_changes_nothing(

@@ -140,9 +140,10 @@ def test_good_rows_load_and_bad_rows_are_quarantined_with_their_reasons(
         edited.rows_read,
         edited.rows_dropped_status,
         edited.rows_already_loaded,
+        edited.rows_repeated,
         edited.rows_quarantined,
         edited.rows_loaded,
-    ) == (1006, 3, 3, 5, 995)
+    ) == (1006, 3, 0, 3, 5, 995)
     assert (
         query(
             settings,
@@ -219,12 +220,14 @@ def test_every_row_read_is_accounted_for(first_run: pipeline.RunReport, settings
             + dropped_out
             + report.rows_dropped_status
             + report.rows_already_loaded
+            + report.rows_repeated
         ), report.file_name
     # Planted in the sample: 3000 genuine responses, 16 previews, tests or spam, 7 verbatim
     # repeats; and here 5 bad rows in one file plus a held-back file of 10.
     assert first_run.total("rows_read") == 3023 + 10
     assert first_run.total("rows_dropped_status") == 16
-    assert first_run.total("rows_already_loaded") == 7
+    assert first_run.total("rows_already_loaded") == 0
+    assert first_run.total("rows_repeated") == 7
     assert first_run.total("rows_quarantined") == 5 + 10
     assert sum(stored.values()) + sum(excluded.values()) == 3000 - 5
     assert sum(excluded.values()) > 0
@@ -348,8 +351,8 @@ def test_the_prefect_summary_shows_each_file_and_the_balance(
     first_run: pipeline.RunReport,
 ) -> None:
     markdown = validation_markdown(first_run)
-    assert f"| {EDITED} | loaded | 1006 | 3 | 3 | 5 | 995 |" in markdown
-    assert f"| {HELD_BACK} | held_back | 10 | 0 | 0 | 10 | 0 | 0 |" in markdown
+    assert f"| {EDITED} | loaded | 1006 | 3 | 0 | 3 | 5 | 995 |" in markdown
+    assert f"| {HELD_BACK} | held_back | 10 | 0 | 0 | 0 | 10 | 0 | 0 |" in markdown
     assert "Every row read is accounted for" in markdown
 
 
@@ -375,7 +378,7 @@ def test_the_dry_run_predicts_the_run_and_loads_nothing(
     assert list(edited["counts"].values()) == [
         run.rows_read,
         run.rows_dropped_status,
-        run.rows_already_loaded,
+        run.rows_repeated,
         run.rows_quarantined,
         run.rows_loaded,
     ]

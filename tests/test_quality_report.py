@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import shutil
 import subprocess
@@ -43,6 +42,7 @@ def outcome(name: str, **fields: object) -> FileOutcome:
         "rows_read": 12,
         "rows_dropped_status": 1,
         "rows_already_loaded": 1,
+        "rows_repeated": 0,
         "rows_quarantined": 0,
         "rows_loaded": 10,
         "rows_excluded": 2,
@@ -113,7 +113,7 @@ def test_the_report_opens_offline_and_shows_every_file_and_cell(
         assert files.count() == 2
         assert "held back" in files.nth(1).inner_text()
         totals = visit.page.locator("table.files tfoot td.count").all_inner_texts()
-        assert totals == ["24", "2", "2", "12", "8", "2"]
+        assert totals == ["24", "2", "2", "0", "12", "8", "2"]
         cells = visit.page.locator("table.quarantined").first.locator("tbody tr")
         assert cells.count() == 2
         # A failing value is shown as text, never run.
@@ -179,19 +179,19 @@ def test_the_prefect_run_summary_carries_the_validation_of_each_file(
     with duckdb.connect(str(load_settings(config).warehouse_path), read_only=True) as con:
         [(run_id,)] = con.execute("select run_id from runs").fetchall()
 
-    async def summaries() -> list[str]:
-        async with get_client() as client:
-            return [
-                artifact.data
-                for artifact in await client.read_artifacts()
-                if artifact.key == "nightly-run-summary" and run_id in artifact.data
-            ]
-
-    with temporary_settings(updates={PREFECT_API_URL: prefect_server}):
-        [summary] = asyncio.run(summaries())
+    # The synchronous client: the module's browser keeps an event loop running in this thread.
+    with (
+        temporary_settings(updates={PREFECT_API_URL: prefect_server}),
+        get_client(sync_client=True) as client,
+    ):
+        [summary] = [
+            artifact.data
+            for artifact in client.read_artifacts()
+            if artifact.key == "nightly-run-summary" and run_id in artifact.data
+        ]
     assert "## Validation" in summary
-    assert f"| {HELD_BACK} | held_back | 10 | 0 | 0 | 10 | 0 | 0 | {HELD_BACK_REASON} |" in (
+    assert f"| {HELD_BACK} | held_back | 10 | 0 | 0 | 0 | 10 | 0 | 0 | {HELD_BACK_REASON} |" in (
         summary
     )
-    assert "| staff_survey_2025-05.csv | loaded | 1006 | 3 | 3 | 5 | 995 |" in summary
+    assert "| staff_survey_2025-05.csv | loaded | 1006 | 3 | 0 | 3 | 5 | 995 |" in summary
     assert "Every row read is accounted for" in summary

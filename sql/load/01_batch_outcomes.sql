@@ -1,6 +1,7 @@
 -- What happens to each row of the batch: quarantined (it failed validation, or its file is held
--- back or unreadable: a failure without a row number), already_loaded (its response is in the
--- warehouse already, or earlier in this batch) or loaded.
+-- back or unreadable: a failure without a row number), repeated (its response came earlier in
+-- this batch: in the same file, or in a file before it), already_loaded (its response is in the
+-- warehouse already) or loaded.
 create or replace temp table batch_outcomes as
 with batch as (
     select file_sha256, source_row, response_key from ingest_batch
@@ -37,8 +38,8 @@ final as (
         batch.response_key,
         case
             when sightings.source_row is null then 'quarantined'
-            when sightings.sighting > 1 or raw_responses.response_key is not null
-                then 'already_loaded'
+            when sightings.sighting > 1 then 'repeated'
+            when raw_responses.response_key is not null then 'already_loaded'
             else 'loaded'
         end as outcome
     from batch

@@ -21,6 +21,7 @@ final as (
         -- Rows of responses loaded before were counted and left out when the file was staged.
         batch_files.rows_already_loaded + coalesce(outcomes.rows_already_loaded, 0)
             as rows_already_loaded,
+        coalesce(outcomes.rows_repeated, 0) as rows_repeated,
         case when batch_files.status = 'staged' then 'loaded' else batch_files.status end as status,
         batch_files.reason,
         batch_files.archive_path,

@@ -32,6 +32,7 @@ final as (
         files.rows_read,
         files.rows_dropped_status,
         files.rows_already_loaded,
+        files.rows_repeated,
         files.rows_quarantined,
         files.rows_loaded,
         coalesce(excluded.rows_excluded, 0) as rows_excluded

@@ -15,5 +15,9 @@ create table if not exists raw_files (
     archive_path varchar,
     column_plan json,
     run_id varchar not null,
-    recorded_at timestamp not null
+    recorded_at timestamp not null,
+    -- Rows whose response came earlier in the same run (in the file, or in a file before it).
+    rows_repeated bigint default 0
 );
+-- Warehouses from before rows_repeated counted those rows as already loaded.
+alter table raw_files add column if not exists rows_repeated bigint default 0;
