@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status_command(commands)
     _add_schedule_command(commands)
     _add_export_png_command(commands)
+    _add_export_tables_command(commands)
     _add_validate_command(commands)
     for command_parser in commands.choices.values():
         # So that an unknown option is answered by the command it was given to.
@@ -232,6 +233,38 @@ def _add_export_png_command(commands: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="DIR",
         help="folder for the images (default: board-pack in paths.out)",
+    )
+
+
+def _add_export_tables_command(commands: argparse._SubParsersAction) -> None:
+    export_tables = commands.add_parser(
+        "export-tables",
+        help="write the published tables as Parquet or CSV files for BI tools",
+        description=(
+            "Write every table of the published analytics file (<paths.out>/analytics.duckdb), "
+            "exactly as published, one file per table: suppressed cells stay empty, and "
+            "data_dictionary.<format> says what every column means. The file is opened "
+            "read-only, so analysts and a nightly run publishing a new release do not stop it. "
+            "Every run also writes both formats into its release, at <paths.out>/tables/parquet "
+            "and <paths.out>/tables/csv; this command writes them where you choose."
+        ),
+    )
+    export_tables.add_argument(
+        "--format",
+        dest="file_format",
+        choices=("parquet", "csv"),
+        default="parquet",
+        help="file format: parquet, or csv (UTF-8, header row, empty for null) (default: parquet)",
+    )
+    export_tables.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the files (default: <paths.out>/exported-tables/<format>)",
+    )
+    export_tables.add_argument(
+        "--config",
+        type=Path,
+        help="configuration file (default: resilience.toml in the project folder)",
     )
 
 
@@ -443,6 +476,16 @@ def _export_png(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _export_tables(arguments: argparse.Namespace) -> int:
+    from resilience.published import export_tables
+
+    settings = load_settings(arguments.config)
+    out_dir = arguments.out or settings.paths.out / "exported-tables" / arguments.file_format
+    for path in export_tables(settings.analytics_path, out_dir, arguments.file_format):
+        print(path)
+    return EXIT_OK
+
+
 def _validate(arguments: argparse.Namespace) -> int:
     settings = load_settings(arguments.config, roster=arguments.roster)
     _require_export(arguments.file)
@@ -514,6 +557,7 @@ COMMANDS = {
     "status": _status,
     "schedule": _schedule,
     "export-png": _export_png,
+    "export-tables": _export_tables,
     "validate": _validate,
 }
 

@@ -41,6 +41,7 @@ from resilience.ingest import (
     stage_batch,
 )
 from resilience.instruments import Registry
+from resilience.published import EXPORT_FORMATS, export_tables
 from resilience.quality_report import (
     VALIDATION_PAGE,
     read_validation_state,
@@ -604,9 +605,10 @@ def _kept_release(
 
 
 def render(settings: Settings, report: RunReport) -> RunReport:
-    """Build this run's release beside the published one: the analytics file, and the dashboards
-    from it. When the published release was built from the same marts, code and settings, it is
-    kept and nothing is rendered."""
+    """Build this run's release beside the published one: the analytics file, and from it the
+    tables as Parquet and CSV files (`tables/parquet/`, `tables/csv/`) and the dashboards. When
+    the published release was built from the same marts, code and settings, it is kept and
+    nothing is rendered."""
     with _open_warehouse(settings) as con:
         report.publication_fingerprint = publication_fingerprint(con, settings)
         kept = _kept_release(con, settings, report.publication_fingerprint)
@@ -632,6 +634,13 @@ def render(settings: Settings, report: RunReport) -> RunReport:
     if report.release_unchanged:
         return report
     crash_point("render")
+    # Copies for BI tools, from the analytics file just written: never from the warehouse.
+    for file_format in EXPORT_FORMATS:
+        export_tables(
+            release / settings.analytics_path.name,
+            release / settings.tables_dir.name / file_format,
+            file_format,
+        )
     dashboards_dir = release / settings.dashboards_dir.name
     write_validation_report(
         dashboards_dir,
@@ -675,6 +684,7 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
     report.outputs = {
         "warehouse": str(settings.warehouse_path),
         "analytics": str(settings.analytics_path),
+        "tables": str(settings.tables_dir),
         "dashboards": str(settings.dashboards_dir / "index.html"),
         "leadership": str(settings.dashboards_dir / "leadership.html"),
         "validation": str(settings.dashboards_dir / VALIDATION_PAGE),

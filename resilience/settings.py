@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         return self.paths.out / "dashboards"
 
     @property
+    def tables_dir(self) -> Path:
+        """The published tables as Parquet and CSV files, one folder per format."""
+        return self.paths.out / "tables"
+
+    @property
     def releases_dir(self) -> Path:
         """One folder per published run; `current` points at the one readers see."""
         return self.paths.out / "releases"

@@ -16,10 +16,10 @@ import pandas as pd
 from scipy import stats
 
 from resilience.instruments import Registry
+from resilience.published import document_candidate
 from resilience.runtime import crash_point
 from resilience.settings import Settings
 from resilience.sqlfiles import (
-    model_description,
     model_paths,
     models_in_build_order,
     published_model_names,
@@ -251,7 +251,8 @@ def run_transform(
 
 
 def build_candidate(con: duckdb.DuckDBPyConnection, candidate: Path) -> Path:
-    """Write every mart to a new analytics file `candidate` (in a release folder), checkpointed."""
+    """Write every mart to a new analytics file `candidate` (in a release folder), with its
+    data dictionary and comments, checkpointed."""
     candidate.parent.mkdir(parents=True, exist_ok=True)
     for leftover in (candidate, candidate.with_name(candidate.name + ".wal")):
         leftover.unlink(missing_ok=True)
@@ -262,17 +263,7 @@ def build_candidate(con: duckdb.DuckDBPyConnection, candidate: Path) -> Path:
                 f"create table candidate.{quote_identifier(name)} as "
                 f"select * from {quote_identifier(name)}"
             )
-        descriptions = pd.DataFrame(
-            [
-                {"table_name": path.stem, "description": model_description(path)}
-                for path in model_paths("marts")
-            ]
-        )
-        con.register("mart_descriptions", descriptions)
-        try:
-            con.execute(read_sql("publish/data_dictionary.sql"))
-        finally:
-            con.unregister("mart_descriptions")
+        document_candidate(con)
         con.execute("checkpoint candidate")
     finally:
         con.execute("detach candidate")
@@ -303,9 +294,10 @@ def _point(link: Path, target: str) -> None:
 
 
 def _link_reader_paths(settings: Settings) -> None:
-    """`analytics.duckdb` and `dashboards/` are fixed links through `current`. An output folder
-    written before releases existed holds a plain file and folder there: replaced once."""
-    for path in (settings.analytics_path, settings.dashboards_dir):
+    """`analytics.duckdb`, `dashboards/` and `tables/` are fixed links through `current`. An
+    output folder written before releases existed holds a plain file and folder there: replaced
+    once."""
+    for path in (settings.analytics_path, settings.dashboards_dir, settings.tables_dir):
         target = f"{settings.current_release.name}/{path.name}"
         if path.is_symlink() and os.readlink(path) == target:
             continue
@@ -320,8 +312,8 @@ def _link_reader_paths(settings: Settings) -> None:
 
 
 def publish_release(settings: Settings, release: str) -> None:
-    """Make `release` the one readers see, analytics file and dashboards together, with a single
-    atomic rename of the `current` link. The release it replaces stays as `previous` (readers
+    """Make `release` the one readers see, analytics file, tables and dashboards together, with a
+    single atomic rename of the `current` link. The release it replaces stays as `previous` (readers
     that opened it keep working, and an operator can point `current` back at it); older ones go.
     """
     replaced = current_release(settings)

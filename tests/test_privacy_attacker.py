@@ -1,7 +1,7 @@
 """Play the attacker on a real run of the sample: from everything published (every table in
-analytics.duckdb, and the numbers in the dashboards), try to recover a suppressed count or mean by
-differencing containers and what is shown inside them, across cuts and waves. Nothing recovered
-may describe fewer than the minimum group size."""
+analytics.duckdb, its Parquet and CSV copies, and the numbers in the dashboards), try to recover a
+suppressed count or mean by differencing containers and what is shown inside them, across cuts and
+waves. Nothing recovered may describe fewer than the minimum group size."""
 
 from __future__ import annotations
 
@@ -398,6 +398,32 @@ def test_nothing_about_fewer_than_five_can_be_recovered_from_the_sample(
     # The sample's small teams are hidden, and so is at least one of their siblings.
     hidden_teams = {group for groups in published.hidden.values() for group in groups}
     assert sum(1 for group in hidden_teams if group[0] == "team") >= 4
+
+
+def load_exported_tables(folder: Path, file_format: str, database: Path) -> Path:
+    """The exported files of one format as an attacker loads them: one table per file, with the
+    types DuckDB detects."""
+    reader = {"parquet": "read_parquet", "csv": "read_csv"}[file_format]
+    with duckdb.connect(str(database)) as con:
+        for path in sorted(folder.glob(f"*.{file_format}")):
+            con.execute(f"create table {path.stem} as select * from {reader}('{path}')")
+    return database
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_the_parquet_and_csv_copies_give_away_nothing_more(
+    sample_run: Settings, tmp_path: Path, file_format: str
+) -> None:
+    exported = load_exported_tables(
+        sample_run.tables_dir / file_format, file_format, tmp_path / "exported.duckdb"
+    )
+    assert set(small_published_rows(exported, 5).values()) == {0}
+    assert previous_values_of_hidden_cells(exported) == []
+    published = read_published(exported, 5)
+    # The attacker learns from the copies exactly what the analytics file tells, and no more.
+    assert published == read_published(sample_run.analytics_path, 5)
+    assert recoveries(published) == []
+    assert published_numbers(exported) == published_numbers(sample_run.analytics_path)
 
 
 @pytest.mark.e2e

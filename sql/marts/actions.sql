@@ -1,9 +1,11 @@
 -- Published. One row per action in the leaders' action log per mean indicator (key: action_id,
 -- indicator): what a team changed and when (team_id, action_date, action, as the leaders wrote
--- them), the last wave whose fieldwork began before the action (wave_before) and the first one
--- after it (wave_after), and the team's indicator in both: value_before, value_after, and the
--- change with its p-value and significance as in team_indicators. Values of suppressed cells are
--- null, as in team_indicators; wave_after is null until a wave has followed the action.
+-- them, with the team's latest name, service line and parent unit as in teams), the last wave
+-- whose fieldwork began before the action (wave_before) and the first one after it (wave_after),
+-- and the team's indicator (with its label and direction) in both: value_before, value_after, and
+-- the change with its p-value and significance as in team_indicators, and rounded for reading.
+-- Values of suppressed cells are null, as in team_indicators; wave_after is null until a wave has
+-- followed the action.
 with actions as (
     select * from stg_actions__log
 ),
@@ -18,6 +20,14 @@ scales as (
 
 team_means as (
     select * from int_indicators__suppressed where group_type = 'team' and kind = 'mean'
+),
+
+latest_teams as (
+    select * from teams
+),
+
+definitions as (
+    select * from indicator_definitions
 ),
 
 dated as (
@@ -42,18 +52,26 @@ final as (
     select
         placed.action_id,
         placed.team_id,
+        latest_teams.team_name,
+        latest_teams.service_line,
+        latest_teams.parent_unit,
         placed.action_date,
         placed.action,
         scales.indicator,
+        definitions.label as indicator_label,
+        definitions.direction,
         placed.wave_before,
         placed.wave_after,
         before_action.value as value_before,
         after_action.value as value_after,
         after_action.change,
+        rounded_for_reading(after_action.change, 'mean') as change_rounded,
         after_action.change_p_value,
         after_action.change_significant
     from placed
     cross join scales
+    left join latest_teams on latest_teams.team_id = placed.team_id
+    left join definitions on definitions.indicator = scales.indicator
     left join team_means as before_action
         on before_action.wave = placed.wave_before
         and before_action.group_id = placed.team_id

@@ -10,8 +10,9 @@
 -- * 'far_worse_than_organization': the team's mean is worse than the organization's by at least
 --   the configured number of organization standard deviations (organization_sd_worse says by how
 --   many), and its 95% interval does not reach the organization's value.
--- evidence says it in words; the numbers are beside it. Only cells published in team_indicators
--- and org_indicators are used, so no warning says more than they do.
+-- evidence says it in words; the numbers are beside it, and the team's name, service line and
+-- parent unit and the indicator's label and direction as in team_indicators. Only cells published
+-- in team_indicators and org_indicators are used, so no warning says more than they do.
 with indicators as (
     select * from int_indicators__suppressed where kind = 'mean' and not suppressed
 ),
@@ -30,6 +31,14 @@ watched as (
 
 rules as (
     select unnest(getvariable('early_warning_rules')) as rule
+),
+
+team_labels as (
+    select * from int_team_labels
+),
+
+definitions as (
+    select * from indicator_definitions
 ),
 
 organization as (
@@ -190,7 +199,12 @@ final as (
     select
         fired.wave,
         fired.team_id,
+        team_labels.team_name,
+        team_labels.service_line,
+        team_labels.parent_unit,
         fired.indicator,
+        definitions.label as indicator_label,
+        definitions.direction,
         fired.rule,
         fired.evidence,
         fired.n,
@@ -209,6 +223,10 @@ final as (
         / fired.organization_sd as organization_sd_worse
     from fired
     inner join rules on rules.rule = fired.rule
+    left join team_labels
+        on team_labels.wave = fired.wave
+        and team_labels.team_id = fired.team_id
+    left join definitions on definitions.indicator = fired.indicator
 )
 
 select * from final

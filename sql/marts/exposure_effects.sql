@@ -2,10 +2,11 @@
 -- group_type, group_id, exposure_item, exposure_band, indicator): how the indicator varies with an
 -- exposure asked in the context module (client aggression, share of clients who use stimulants,
 -- access to supervision; any item with exposure_bands). group_type 'organization' (group_id 'all')
--- or 'team' (group_id the team id). n, value and the 95% interval are as in team_indicators, for
--- the respondents in that exposure band; difference_from_first_band is value minus the value of
--- the first band of the same item and scope (band_order 1), when both are shown. A cell is shown
--- only when it reaches the minimum group size on its own.
+-- or 'team' (group_id the team id, with its name, service line and parent unit beside it). The
+-- indicator's label, kind and direction, n, value, value_rounded and the 95% interval are as in
+-- team_indicators, for the respondents in that exposure band; difference_from_first_band is value
+-- minus the value of the first band of the same item and scope (band_order 1), when both are
+-- shown. A cell is shown only when it reaches the minimum group size on its own.
 with indicators as (
     select * from int_indicators__suppressed
     where facet_kind = 'exposure' and kind in ('mean', 'share')
@@ -23,19 +24,34 @@ exposure_bands as (
     select distinct item_id, band_id, band_order, band_label from seed_exposure_bands
 ),
 
+team_labels as (
+    select * from int_team_labels
+),
+
+definitions as (
+    select * from indicator_definitions
+),
+
 described as (
     select
         indicators.wave,
         if(groups.team_id is null, 'organization', 'team') as group_type,
         coalesce(groups.team_id, 'all') as group_id,
+        team_labels.team_name,
+        team_labels.service_line,
+        team_labels.parent_unit,
         groups.exposure_item,
         items.label as exposure_label,
         groups.exposure_band,
         exposure_bands.band_label as exposure_band_label,
         exposure_bands.band_order as exposure_band_order,
         indicators.indicator,
+        definitions.label as indicator_label,
+        indicators.kind,
+        definitions.direction,
         indicators.n,
         indicators.value,
+        rounded_for_reading(indicators.value, indicators.kind) as value_rounded,
         indicators.ci_low,
         indicators.ci_high,
         indicators.suppressed
@@ -48,6 +64,10 @@ described as (
     inner join exposure_bands
         on exposure_bands.item_id = groups.exposure_item
         and exposure_bands.band_id = groups.exposure_band
+    left join team_labels
+        on team_labels.wave = indicators.wave
+        and team_labels.team_id = groups.team_id
+    left join definitions on definitions.indicator = indicators.indicator
 ),
 
 final as (

@@ -14,14 +14,22 @@ with indicators as (
         )
 ),
 
+definitions as (
+    select * from indicator_definitions
+),
+
 final as (
     select
         indicators.wave,
         indicators.group_type,
         indicators.group_id,
         indicators.indicator,
+        definitions.label as indicator_label,
+        indicators.kind,
+        definitions.direction,
         indicators.n,
         indicators.value,
+        rounded_for_reading(indicators.value, indicators.kind) as value_rounded,
         indicators.ci_low,
         indicators.ci_high,
         indicators.suppressed,
@@ -29,9 +37,11 @@ final as (
         indicators.previous_wave,
         indicators.previous_value,
         indicators.change,
+        rounded_for_reading(indicators.change, indicators.kind) as change_rounded,
         indicators.change_p_value,
         indicators.change_significant
     from indicators
+    left join definitions on definitions.indicator = indicators.indicator
 )
 
 select * from final
