@@ -412,18 +412,18 @@ def load_exported_tables(folder: Path, file_format: str, database: Path) -> Path
 
 @pytest.mark.parametrize("file_format", ["parquet", "csv"])
 def test_the_parquet_and_csv_copies_give_away_nothing_more(
-    sample_run: Settings, tmp_path: Path, file_format: str
+    sample_run: SampleRun, tmp_path: Path, file_format: str
 ) -> None:
     exported = load_exported_tables(
-        sample_run.tables_dir / file_format, file_format, tmp_path / "exported.duckdb"
+        sample_run.settings.tables_dir / file_format, file_format, tmp_path / "exported.duckdb"
     )
     assert set(small_published_rows(exported, 5).values()) == {0}
     assert previous_values_of_hidden_cells(exported) == []
     published = read_published(exported, 5)
     # The attacker learns from the copies exactly what the analytics file tells, and no more.
-    assert published == read_published(sample_run.analytics_path, 5)
+    assert published == read_published(sample_run.settings.analytics_path, 5)
     assert recoveries(published) == []
-    assert published_numbers(exported) == published_numbers(sample_run.analytics_path)
+    assert published_numbers(exported) == published_numbers(sample_run.settings.analytics_path)
 
 
 @pytest.mark.e2e
