@@ -28,7 +28,6 @@ from rich.console import Console
 from rich.progress import track
 
 from dashboards.model import RunFacts, read_published_tables
-from dashboards.pages import PageLink, write_dashboards
 from dashboards.sources import source_digest
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings
 from resilience.ingest import (
@@ -634,6 +633,9 @@ def render(settings: Settings, report: RunReport) -> RunReport:
     if report.release_unchanged:
         return report
     crash_point("render")
+    # Plotly and the page templates take a second or two to import: a kept release never loads them.
+    from dashboards.pages import PageLink, write_dashboards
+
     # Copies for BI tools, from the analytics file just written: never from the warehouse.
     for file_format in EXPORT_FORMATS:
         export_tables(
