@@ -1,6 +1,10 @@
 """Runs killed with SIGKILL at each crash point, through the command line as cron would run them:
 readers keep the last published release, whole, and the next run ends where an uninterrupted
-run would have."""
+run would have.
+
+The runs before and beside the killed ones (what was published before, and the uninterrupted
+run to compare with) are made in-process: only the runs that are killed, and the run that
+recovers after them, need a command line of their own."""
 
 from __future__ import annotations
 
@@ -16,11 +20,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from resilience.instruments import Registry
 from resilience.runtime import CRASH_POINT_VARIABLE, CRASH_POINTS
 from resilience.sample import generate_sample
 from resilience.settings import Settings, load_settings
 from resilience.status import read_published
-from tests.conftest import cli_environment, make_project
+from tests.conftest import cli_environment, make_project, run_recorded_stages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -110,13 +115,14 @@ class Baseline:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Baseline:
+def baseline(
+    tmp_path_factory: pytest.TempPathFactory, prefect_server: str, registry: Registry
+) -> Baseline:
     """Two waves published by an uninterrupted run; the third wave's export not delivered yet."""
-    workspace = tmp_path_factory.mktemp("crash")
-    project = workspace / "baseline"
+    project = tmp_path_factory.mktemp("crash") / "baseline"
     config, held_back = make_small_project(project)
-    assert run_cli(config, workspace / "baseline.log", prefect_server) == 0
     settings = load_settings(config)
+    run_recorded_stages(settings, registry)
     published = read_published(settings)
     return Baseline(
         project=project,
@@ -138,47 +144,54 @@ def copy_of(baseline: Baseline, directory: Path) -> tuple[Path, Settings]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(baseline: Baseline, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+def uninterrupted(
+    baseline: Baseline, tmp_path_factory: pytest.TempPathFactory, registry: Registry
+) -> Outcome:
     """The third wave delivered and loaded by a run nobody kills."""
-    directory = tmp_path_factory.mktemp("uninterrupted")
-    config, settings = copy_of(baseline, directory / "project")
-    assert run_cli(config, directory / "run.log", baseline.prefect_api_url) == 0
+    _, settings = copy_of(baseline, tmp_path_factory.mktemp("uninterrupted") / "project")
+    run_recorded_stages(settings, registry)
     result = outcome(settings)
     assert result.team_indicators != baseline.team_indicators  # the third wave is in
     return result
 
 
-@pytest.mark.parametrize("point", CRASH_POINTS)
-def test_a_killed_run_leaves_the_published_release_and_the_next_run_recovers(
-    point: str, baseline: Baseline, uninterrupted: Outcome, tmp_path: Path
+def test_runs_killed_at_every_crash_point_leave_the_published_release_and_the_next_run_recovers(
+    baseline: Baseline, uninterrupted: Outcome, tmp_path: Path
 ) -> None:
+    """One night after another, each run killed at the next crash point: every kill leaves the
+    published release untouched, and the run after the last one ends where an uninterrupted run
+    would have, whatever the killed runs left behind."""
     config, settings = copy_of(baseline, tmp_path / "project")
+    killed_runs = []
+    for point in CRASH_POINTS:
+        log = tmp_path / f"killed-at-{point}.log"
+        killed = run_cli(config, log, baseline.prefect_api_url, **{CRASH_POINT_VARIABLE: point})
 
-    killed = run_cli(
-        config, tmp_path / "killed.log", baseline.prefect_api_url, **{CRASH_POINT_VARIABLE: point}
-    )
-
-    assert killed == -signal.SIGKILL, (tmp_path / "killed.log").read_text()
-    assert read_published(settings).release == baseline.release
-    assert published_rows(settings) == baseline.team_indicators
-    assert (settings.dashboards_dir / "index.html").read_bytes() == baseline.index_page
-    [(killed_run, outcome_left)] = warehouse_rows(
-        settings, "select run_id, outcome from runs where outcome <> 'succeeded'"
-    )
-    assert outcome_left == "running"
-    if point in ("ingest", "load"):
-        # The load transaction never committed: not one of the third wave's rows is in.
-        assert warehouse_rows(settings, "select count(*) from raw_responses") == [
-            (baseline.responses,)
-        ]
+        assert killed == -signal.SIGKILL, log.read_text()
+        assert read_published(settings).release == baseline.release, point
+        assert published_rows(settings) == baseline.team_indicators, point
+        assert (settings.dashboards_dir / "index.html").read_bytes() == baseline.index_page, point
+        [(killed_run,)] = warehouse_rows(
+            settings, "select run_id from runs where outcome = 'running'"
+        )
+        killed_runs.append(killed_run)
+        if point in ("ingest", "load"):
+            # The load transaction never committed: not one of the third wave's rows is in.
+            assert warehouse_rows(settings, "select count(*) from raw_responses") == [
+                (baseline.responses,)
+            ], point
 
     assert run_cli(config, tmp_path / "next.log", baseline.prefect_api_url) == 0
 
     assert outcome(settings) == uninterrupted
     runs = warehouse_rows(settings, "select run_id, outcome from runs order by started_at")
-    assert [outcome for _, outcome in runs] == ["succeeded", "interrupted", "succeeded"]
-    assert runs[1][0] == killed_run
+    assert [outcome for _, outcome in runs] == [
+        "succeeded",
+        *["interrupted"] * len(CRASH_POINTS),
+        "succeeded",
+    ]
+    assert [run_id for run_id, _ in runs[1:-1]] == killed_runs
     # Only what readers see now and the release before it are kept.
     assert sorted(p.name for p in settings.releases_dir.iterdir()) == sorted(
-        [baseline.release, runs[2][0]]
+        [baseline.release, runs[-1][0]]
     )
