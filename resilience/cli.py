@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_png_command(commands)
     _add_export_tables_command(commands)
     _add_validate_command(commands)
+    _add_rotate_salt_command(commands)
     for command_parser in commands.choices.values():
         # So that an unknown option is answered by the command it was given to.
         command_parser.set_defaults(command_parser=command_parser)
@@ -294,6 +295,42 @@ def _add_validate_command(commands: argparse._SubParsersAction) -> None:
         help="roster CSV: the teams a row may name (default: paths.roster)",
     )
     validate.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _add_rotate_salt_command(commands: argparse._SubParsersAction) -> None:
+    rotate = commands.add_parser(
+        "rotate-salt",
+        help="re-key every stored response from the salt in use to a new one",
+        description=(
+            "Replace the salt that turns source response ids into response keys (after a leak, "
+            "say). Every export in the exports folder is read with the old and the new salt, and "
+            "every stored response and archive is re-keyed in one transaction; published numbers "
+            "do not change. Refused, changing nothing, while a stored response is in no export "
+            "of the folder. A salt kept in the state folder is replaced there; a configured salt "
+            "needs --new-salt-file, and then goes where the configured one is. Holds the run lock."
+        ),
+    )
+    rotate.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    rotate.add_argument(
+        "--new-salt-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the new salt (default: a new random salt in the state folder)",
+    )
+
+
+def _rotate_salt(arguments: argparse.Namespace) -> int:
+    from resilience.instruments import load_registry
+    from resilience.salt import rotate_salt
+
+    settings = load_settings(arguments.config)
+    rotation = rotate_salt(settings, load_registry(), arguments.new_salt_file)
+    print(
+        f"re-keyed {rotation.responses} responses and {rotation.archives} archived exports "
+        f"from {rotation.exports_read} exports; the new salt is in "
+        f"{display_path(rotation.new_salt_file)}: back it up, and destroy the old salt"
+    )
+    return EXIT_OK
 
 
 def _run(arguments: argparse.Namespace) -> int:
@@ -559,6 +596,7 @@ COMMANDS = {
     "export-png": _export_png,
     "export-tables": _export_tables,
     "validate": _validate,
+    "rotate-salt": _rotate_salt,
 }
 
 

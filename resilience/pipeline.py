@@ -50,6 +50,7 @@ from resilience.quality_report import (
 )
 from resilience.rules import RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
 from resilience.runtime import crash_point
+from resilience.salt import bound_salt
 from resilience.settings import PROJECT_ROOT, QualitySettings, Settings
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
 from resilience.status import ExportsNotReady, hold_run_lock, one_line
@@ -163,6 +164,8 @@ def recorded_run(settings: Settings, registry: Registry) -> Iterator[RunReport]:
     with hold_run_lock(settings.run_lock_path, report.run_id):
         with _open_warehouse(settings) as con:
             ensure_schema(con, registry)
+            # A run with another salt is refused before it is recorded (raises SaltMismatch).
+            bound_salt(con, settings)
             con.execute(
                 read_sql("runs/start_run.sql"),
                 {"run_id": report.run_id, "started_at": report.started_at.replace(tzinfo=None)},
@@ -228,9 +231,9 @@ def ingest_exports(
     and the file list start empty. `progress` draws a progress bar on standard error."""
     readable, growing = _readable_exports(settings)
     mappings = load_mappings(settings.paths.mappings)
-    salt = settings.response_key_salt()
     with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
+        salt = bound_salt(con, settings)
         con.execute("delete from ingest_batch")
         con.execute("delete from batch_row_failures")
         # Files whose bytes need no reading again: loaded before, or read earlier in this run.
