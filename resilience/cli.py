@@ -29,6 +29,7 @@ EXIT_USAGE = 2
 EXIT_BUSY = 3
 EXIT_NOT_READY = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 EXIT_CODES_HELP = """\
 exit codes, for a scheduler to act on (the reason is the last line of standard error):
   0    success
@@ -36,7 +37,8 @@ exit codes, for a scheduler to act on (the reason is the last line of standard e
   2    bad command line or configuration, or a file or folder it names is missing
   3    another run holds the output folder: try again later
   4    the exports folder could not be read, even after retries: try again later
-  130  interrupted
+  130  interrupted (SIGINT, Ctrl-C): stopped within seconds, nothing published after it
+  143  terminated (SIGTERM): stopped within seconds, nothing published after it
 
 Run 'resilience COMMAND --help' for the options of one command."""
 
@@ -334,6 +336,14 @@ def _rotate_salt(arguments: argparse.Namespace) -> int:
 
 
 def _run(arguments: argparse.Namespace) -> int:
+    from resilience.runtime import stop_on_signals
+
+    # From here on, SIGTERM and SIGINT stop the run, its Prefect server and its helpers.
+    with stop_on_signals("resilience run"):
+        return _run_once(arguments)
+
+
+def _run_once(arguments: argparse.Namespace) -> int:
     from resilience.runtime import configure_prefect, prefect_api, startup_timeout_seconds
 
     settings = load_settings(
@@ -456,6 +466,14 @@ def _print_status(status: Status) -> None:
             files = "" if run.files_seen is None else f", {run.files_seen} file(s) seen"
             detail = f"run {run.run_id}{files}" + (f": {run.message}" if run.message else "")
             print(textwrap.fill(detail, width, initial_indent="  ", subsequent_indent="    "))
+    if status.removed_exports:
+        print()
+        removed = (
+            f"Removed after loading: {len(status.removed_exports)} export(s) are no longer in "
+            f"the exports folder (their responses stay loaded; the archive keeps them): "
+            + ", ".join(status.removed_exports)
+        )
+        print(textwrap.fill(removed, width, subsequent_indent="  "))
     print()
     published = status.published
     if published is None:

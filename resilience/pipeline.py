@@ -49,7 +49,7 @@ from resilience.quality_report import (
     write_validation_report,
 )
 from resilience.rules import RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
-from resilience.runtime import crash_point
+from resilience.runtime import crash_point, publishing
 from resilience.salt import bound_salt
 from resilience.settings import PROJECT_ROOT, QualitySettings, Settings
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
@@ -683,7 +683,8 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
         prune_releases(settings)  # what killed runs left behind
     else:
         crash_point("publish")
-        publish_release(settings, report.release)
+        with publishing():  # not after a signal
+            publish_release(settings, report.release)
     report.outputs = {
         "warehouse": str(settings.warehouse_path),
         "analytics": str(settings.analytics_path),
