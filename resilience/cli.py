@@ -168,6 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_tables_command(commands)
     _add_validate_command(commands)
     _add_rotate_salt_command(commands)
+    verify = commands.add_parser(
+        "verify",
+        help="check that every loaded export's archive is there, unchanged",
+        description=(
+            "Check every loaded export's archive (<paths.out>/archive): that it exists and holds "
+            "the bytes it was written with (its SHA-256, recorded when it was written). Every run "
+            "does the same before it reads an export, and fails when one is missing or changed. "
+            "Prints one line per problem; exits 1 when there is any. Waits for a running run."
+        ),
+    )
+    verify.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     for command_parser in commands.choices.values():
         # So that an unknown option is answered by the command it was given to.
         command_parser.set_defaults(command_parser=command_parser)
@@ -319,6 +330,29 @@ def _add_rotate_salt_command(commands: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="file holding the new salt (default: a new random salt in the state folder)",
     )
+
+
+def _verify(arguments: argparse.Namespace) -> int:
+    import duckdb
+
+    from resilience.integrity import archive_problems
+    from resilience.status import hold_run_lock
+
+    settings = load_settings(arguments.config)
+    if not settings.warehouse_path.exists():
+        raise UsageError(f"no warehouse: {display_path(settings.warehouse_path)}")
+    with (
+        hold_run_lock(settings.run_lock_path, "verify"),
+        duckdb.connect(str(settings.warehouse_path), read_only=True) as con,
+    ):
+        problems = archive_problems(con, settings)
+        [(archives,)] = con.execute(
+            "select count(*) from raw_files where status = 'loaded'"
+        ).fetchall()
+    for problem in problems:
+        print(problem)
+    print(f"{archives - len(problems)} of {archives} archives intact")
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 def _rotate_salt(arguments: argparse.Namespace) -> int:
@@ -615,6 +649,7 @@ COMMANDS = {
     "export-tables": _export_tables,
     "validate": _validate,
     "rotate-salt": _rotate_salt,
+    "verify": _verify,
 }
 
 

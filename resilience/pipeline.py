@@ -41,6 +41,8 @@ from resilience.ingest import (
     stage_batch,
 )
 from resilience.instruments import Registry
+from resilience.integrity import archive_path as archive_file
+from resilience.integrity import require_intact_archives, require_warehouse
 from resilience.published import EXPORT_FORMATS, export_tables
 from resilience.quality_report import (
     VALIDATION_PAGE,
@@ -78,6 +80,7 @@ RELEASE_SOURCE_SUFFIXES = (".py", ".sql", ".j2", ".css", ".js", ".toml")
 
 
 def _open_warehouse(settings: Settings) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    require_warehouse(settings)
     return open_warehouse(settings.warehouse_path, settings.warehouse.duckdb_config())
 
 
@@ -110,6 +113,7 @@ class FileReport:
     # Of rows_loaded, the responses that the careless-responding rules exclude from scoring.
     rows_excluded: int = 0
     archive_path: str | None = None
+    archive_sha256: str | None = None
     column_plan: str = "[]"
 
 
@@ -234,6 +238,7 @@ def ingest_exports(
     with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
         salt = bound_salt(con, settings)
+        require_intact_archives(con, settings)
         con.execute("delete from ingest_batch")
         con.execute("delete from batch_row_failures")
         # Files whose bytes need no reading again: loaded before, or read earlier in this run.
@@ -337,7 +342,7 @@ def _archive_file(
 ) -> FileReport | _ArchivedExport:
     """Archive the planned export and count its rows, on a connection of its own to `con`'s
     database: the only one that ever holds the `salt`, and only while it archives."""
-    archive_path = archive_dir / f"{plan.sha256}.parquet"
+    archive_path = archive_file(archive_dir, plan.sha256)
     with con.cursor() as archiver:
         set_variables(archiver, {"response_key_salt": salt})
         try:
@@ -366,6 +371,7 @@ def _stage_file(
         file_report.rows_read - file_report.rows_dropped_status - staged
     )
     file_report.archive_path = str(read.archive_path)
+    file_report.archive_sha256 = file_sha256(read.archive_path)
     return file_report
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from resilience.formats import UnreadableExport, load_mappings
-from resilience.ingest import archive_export, list_exports, plan_export
+from resilience.ingest import archive_export, file_sha256, list_exports, plan_export
 from resilience.instruments import Registry
 from resilience.settings import Settings, UsageError, display_path, write_private
 from resilience.sqlfiles import read_sql, render_sql, set_variables
@@ -176,6 +176,11 @@ def rotate_salt(settings: Settings, registry: Registry, new_salt_file: Path | No
             # The models hold the old keys: the next run rebuilds them whole.
             con.execute("delete from transform_state")
             _record_fingerprint(con, salt_fingerprint(new_salt))
+            for rekeyed, archive in archives:
+                con.execute(
+                    "update raw_files set archive_sha256 = ? where file_sha256 = ?",
+                    [file_sha256(rekeyed), archive.stem],
+                )
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
