@@ -1,19 +1,23 @@
 """Runs killed with SIGKILL at each crash point, through the command line as cron would run them:
 readers keep the last published release, whole, and the next run ends where an uninterrupted
-run would have.
+run would have. Runs stopped by SIGTERM or SIGINT at random moments exit 143 or 130 within 5
+seconds, leave no process behind, and never publish after the signal.
 
-The runs before and beside the killed ones (what was published before, and the uninterrupted
-run to compare with) are made in-process: only the runs that are killed, and the run that
-recovers after them, need a command line of their own."""
+What was published before the killed runs is made in-process: only the runs that are killed or
+signalled, the run that recovers after them and the uninterrupted run to compare with (whose
+length sets the moments of the signals) need a command line of their own."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +29,10 @@ from resilience.runtime import CRASH_POINT_VARIABLE, CRASH_POINTS
 from resilience.sample import generate_sample
 from resilience.settings import Settings, load_settings
 from resilience.status import read_published
-from tests.conftest import cli_environment, make_project, run_recorded_stages
+from tests.conftest import cli_environment, make_project, run_recorded_stages, wait_until
+from tests.worlds import LONG_AGO, SMALL_SAMPLE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-
-# Small enough that a run takes seconds beyond Prefect's start, large enough to publish teams.
-SMALL_SAMPLE = {"responses": 400, "teams": 8, "waves": 3, "seed": 8}
-LONG_AGO = 1_700_000_000
 
 
 def make_small_project(directory: Path) -> tuple[Path, Path]:
@@ -112,6 +113,16 @@ class Baseline:
     team_indicators: list[tuple]
     index_page: bytes
     responses: int
+    release_digest: str
+
+
+def folder_digest(folder: Path) -> str:
+    """A digest of every file's path and bytes below `folder`."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +143,7 @@ def baseline(
         team_indicators=published_rows(settings),
         index_page=(settings.dashboards_dir / "index.html").read_bytes(),
         responses=warehouse_rows(settings, "select count(*) from raw_responses")[0][0],
+        release_digest=folder_digest(settings.releases_dir / published.release),
     )
 
 
@@ -143,16 +155,30 @@ def copy_of(baseline: Baseline, directory: Path) -> tuple[Path, Settings]:
     return config, settings
 
 
+@dataclass(frozen=True)
+class Uninterrupted:
+    outcome: Outcome
+    seconds: float
+
+
 @pytest.fixture(scope="module")
-def uninterrupted(
-    baseline: Baseline, tmp_path_factory: pytest.TempPathFactory, registry: Registry
-) -> Outcome:
-    """The third wave delivered and loaded by a run nobody kills."""
-    _, settings = copy_of(baseline, tmp_path_factory.mktemp("uninterrupted") / "project")
-    run_recorded_stages(settings, registry)
+def uninterrupted_run(
+    baseline: Baseline, tmp_path_factory: pytest.TempPathFactory
+) -> Uninterrupted:
+    """The third wave delivered and loaded by a run nobody kills, and how long it took."""
+    directory = tmp_path_factory.mktemp("uninterrupted")
+    config, settings = copy_of(baseline, directory / "project")
+    started = time.monotonic()
+    assert run_cli(config, directory / "run.log", baseline.prefect_api_url) == 0
+    seconds = time.monotonic() - started
     result = outcome(settings)
     assert result.team_indicators != baseline.team_indicators  # the third wave is in
-    return result
+    return Uninterrupted(result, seconds)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(uninterrupted_run: Uninterrupted) -> Outcome:
+    return uninterrupted_run.outcome
 
 
 def test_runs_killed_at_every_crash_point_leave_the_published_release_and_the_next_run_recovers(
@@ -195,3 +221,81 @@ def test_runs_killed_at_every_crash_point_leave_the_published_release_and_the_ne
     assert sorted(p.name for p in settings.releases_dir.iterdir()) == sorted(
         [baseline.release, runs[-1][0]]
     )
+
+
+# Runs per signal: a few by default; the issue's 20 each with RESILIENCE_SIGNAL_TRIALS=20.
+SIGNAL_TRIALS = int(os.environ.get("RESILIENCE_SIGNAL_TRIALS", "1"))
+STOP_WITHIN_SECONDS = 5.0
+
+
+def handles(pid: int, signum: int) -> bool | None:
+    """True once process `pid` has a handler for `signum` (the run's start), None before."""
+    with contextlib.suppress(OSError):
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(status.split("SigCgt:")[1].split()[0], 16)
+        if caught >> (signum - 1) & 1:
+            return True
+    return None
+
+
+def group_is_empty(pgid: int) -> bool | None:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return None
+
+
+@pytest.mark.parametrize("trial", range(SIGNAL_TRIALS))
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_run_within_seconds_and_nothing_is_published_after_it(
+    signum: signal.Signals,
+    trial: int,
+    baseline: Baseline,
+    uninterrupted_run: Uninterrupted,
+    tmp_path: Path,
+) -> None:
+    config, settings = copy_of(baseline, tmp_path / "project")
+    # Within the part of a run after its start (its imports take part of the whole run's time).
+    moment = random.Random(f"{signum.name}-{trial}").uniform(0, 0.7 * uninterrupted_run.seconds)
+    # Half the runs start Prefect's temporary server (the first SIGTERM run among them), half
+    # report to the session's server.
+    temporary_server = (trial + (signum == signal.SIGINT)) % 2 == 0
+    api_url = None if temporary_server else baseline.prefect_api_url
+    log = tmp_path / "run.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "resilience", "run", "--config", str(config)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=cli_environment(api_url),
+        )
+        try:
+            wait_until(lambda: handles(process.pid, signum), 60, "the run to start", 0.01)
+            time.sleep(moment)
+            assert process.poll() is None, f"the run ended before the signal at {moment:.1f} s"
+            process.send_signal(signum)
+            signalled = time.monotonic()
+            code = process.wait(timeout=STOP_WITHIN_SECONDS)
+            wait_until(
+                lambda: group_is_empty(process.pid),
+                signalled + STOP_WITHIN_SECONDS - time.monotonic(),
+                "every process of the run's group to end",
+                0.05,
+            )
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    where = f"{signum.name} at {moment:.1f} s (temporary server: {temporary_server})"
+    assert code == 128 + signum, f"{where}: exit {code}\n{log.read_text()}"
+    assert log.read_text().strip().splitlines()[-1] == (
+        f"resilience run: interrupted by {signum.name}: stopped, nothing published after it"
+    )
+    release = read_published(settings).release
+    if release == baseline.release:
+        assert folder_digest(settings.releases_dir / release) == baseline.release_digest, where
+    else:  # published before the signal: the new release is whole
+        assert published_rows(settings) == uninterrupted_run.outcome.team_indicators, where
+        assert (settings.dashboards_dir / "index.html").is_file()
