@@ -1,0 +1,168 @@
+"""A running `resilience serve` for tests: its own output folder holding the shared sample run's
+release (hard links: nothing is copied, and a test may add or remove files in its own copy without
+touching the shared one), its own state folder with local accounts, and the real server process
+started from the command line on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import httpx
+
+from resilience.access import Grant
+from resilience.accounts import AccountStore
+from resilience.audit import JOURNAL_FILE
+from resilience.settings import Settings, load_settings
+from resilience.warehouse import current_release, publish_release
+from tests.conftest import SampleRun, cli_environment, free_port, wait_until
+
+PASSWORD = "a long test password"
+UNIT = "Addiction services North"
+MANAGED_TEAM = "T002"
+# One account per role; the manager's team and the unit lead's parent unit are the sample's.
+ACCOUNTS = {
+    "lee": Grant.of(["leader"]),
+    "mia": Grant.of(["manager"], teams=[MANAGED_TEAM]),
+    "una": Grant.of(["unit_lead"], units=[UNIT]),
+    "ada": Grant.of(["survey_administrator"]),
+    "ann": Grant.of(["analyst"]),
+}
+
+
+@dataclass
+class Site:
+    url: str
+    settings: Settings
+    process: subprocess.Popen
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=30)
+
+    @contextlib.contextmanager
+    def signed_in(self, username: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
+        """A client holding a session of `username`, signed in through the real form."""
+        with self.client() as client:
+            form = client.get("/login")
+            response = client.post(
+                "/login",
+                data={
+                    "csrf_token": csrf_token(form.text),
+                    "username": username,
+                    "password": password,
+                },
+            )
+            assert response.status_code == 303, response.text
+            yield client
+
+    def audit_rows(self, where: str = "true", parameters: tuple = ()) -> list[tuple]:
+        """Rows of the server's audit journal: (username, method, path, status, outcome,
+        release, detail), oldest first."""
+        with contextlib.closing(
+            sqlite3.connect(self.settings.serve_state_dir / JOURNAL_FILE)
+        ) as con:
+            return con.execute(
+                "select username, method, path, status, outcome, release, detail "
+                f"from audit_journal where {where} order by occurred_at",
+                parameters,
+            ).fetchall()
+
+    def release_dir(self) -> Path:
+        return self.settings.releases_dir / str(current_release(self.settings))
+
+
+def csrf_token(page: str) -> str:
+    marker = 'name="csrf_token" value="'
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]
+
+
+def make_site_project(folder: Path, sample: SampleRun, serve_settings: str = "") -> Settings:
+    """An output folder in `folder` publishing the sample run's release, and a configuration
+    pointing at it, with `serve_settings` (TOML) appended."""
+    config = folder / "resilience.toml"
+    config.write_text(
+        f'[paths]\nout = "build"\nstate = "state"\n{serve_settings}', encoding="utf-8"
+    )
+    settings = load_settings(config)
+    release = str(current_release(sample.settings))
+    shutil.copytree(
+        sample.settings.releases_dir / release,
+        settings.releases_dir / release,
+        copy_function=os.link,
+    )
+    publish_release(settings, release)
+    return settings
+
+
+def add_accounts(settings: Settings) -> None:
+    store = AccountStore(settings.serve_state_dir)
+    try:
+        for username, grant in ACCOUNTS.items():
+            store.add_user(username, PASSWORD, grant)
+    finally:
+        store.close()
+
+
+@contextlib.contextmanager
+def running_site(settings: Settings, *extra_arguments: str) -> Iterator[Site]:
+    """`resilience serve` on the configuration of `settings`, until the block ends."""
+    port = free_port()
+    log = settings.paths.state / "serve.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "resilience",
+                "serve",
+                "--config",
+                str(settings.paths.out.parent / "resilience.toml"),
+                "--port",
+                str(port),
+                *extra_arguments,
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=cli_environment(None),
+        )
+    site = Site(f"http://127.0.0.1:{port}", settings, process)
+
+    def answering() -> bool | None:
+        assert process.poll() is None, log.read_text()
+        with contextlib.suppress(httpx.TransportError):
+            return httpx.get(f"{site.url}/login", timeout=2).status_code == 200 or None
+        return None
+
+    try:
+        wait_until(answering, timeout=60, what="resilience serve", interval=0.1)
+        yield site
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def published_teams(settings: Settings, unit: str | None = None) -> dict[str, str]:
+    """Team id -> name of the published teams that have a page (of one parent unit or service
+    line, when `unit` is given), read from the published file itself."""
+    analytics = settings.releases_dir / str(current_release(settings)) / "analytics.duckdb"
+    with duckdb.connect(str(analytics), read_only=True) as con:
+        rows = con.execute(
+            "select team_id, team_name from teams "
+            "where $unit is null or $unit in (parent_unit, service_line)",
+            {"unit": unit},
+        ).fetchall()
+    pages = settings.dashboards_dir / "teams"
+    return {team_id: name for team_id, name in rows if (pages / f"{team_id}.html").is_file()}
