@@ -354,14 +354,21 @@ def _add_serve_commands(commands: argparse._SubParsersAction) -> None:
         help="a role; repeat for several (required)",
     )
     add.add_argument(
-        "--team", action="append", default=[], metavar="TEAM_ID", help="a managed team's id"
+        "--team",
+        action="append",
+        default=[],
+        metavar="TEAM_ID",
+        help="a managed team's id; repeat for several (default: none)",
     )
     add.add_argument(
         "--unit",
         action="append",
         default=[],
         metavar="NAME",
-        help="a parent unit or service line a unit lead leads, as the roster spells it",
+        help=(
+            "a parent unit or service line a unit lead leads, as the roster spells it; repeat "
+            "for several (default: none)"
+        ),
     )
     add.add_argument(
         "--password-stdin",
@@ -396,7 +403,9 @@ def _add_serve_commands(commands: argparse._SubParsersAction) -> None:
     audit.add_argument(
         "--days", type=_at_least(1), default=7, help="how many days back (default: 7)"
     )
-    audit.add_argument("--user", help="only this user's requests (default: everyone's)")
+    audit.add_argument(
+        "--user", metavar="NAME", help="only this user's requests (default: everyone's)"
+    )
     audit.add_argument(
         "--refused", action="store_true", help="only requests answered 4xx or 5xx (default: all)"
     )
