@@ -214,7 +214,7 @@ class SiteState:
         )
 
 
-def _note(request: Request, **fields: str | None) -> None:
+def note_for_audit(request: Request, **fields: str | None) -> None:
     """What the audit record of this request says beyond its method, path and status."""
     for name, value in fields.items():
         setattr(request.state, name, value)
@@ -265,19 +265,19 @@ async def sign_in(request: Request) -> Response:
     request.state.next_path = "/"
     form = await _form(request)
     if form is None:
-        _note(request, detail="form too large or malformed")
+        note_for_audit(request, detail="form too large or malformed")
         return site.message(request, 400, "Bad request", "The form could not be read.", None)
     request.state.next_path = form.get("next", "/")
     if not site.csrf_holds(request.cookies.get(CSRF_COOKIE), form.get("csrf_token")):
-        _note(request, detail="CSRF token missing or wrong")
+        note_for_audit(request, detail="CSRF token missing or wrong")
         return _sign_in_page(site, request, 403, "The form had expired: please sign in again.")
     username = form.get("username", "").strip().casefold()[:128]
     address = request.client.host if request.client else "unknown"
     keys = [f"account:{username}", f"address:{address}"]
     serve = site.settings.serve
-    _note(request, username=username or None)
+    note_for_audit(request, username=username or None)
     if await run_in_threadpool(site.accounts.locked_for, keys):
-        _note(request, outcome="locked", detail="too many failed sign-ins")
+        note_for_audit(request, outcome="locked", detail="too many failed sign-ins")
         return _sign_in_page(
             site,
             request,
@@ -296,7 +296,7 @@ async def sign_in(request: Request) -> Response:
             await run_in_threadpool(
                 site.accounts.record_failure, key, limit, serve.lockout_minutes * 60
             )
-        _note(request, outcome="sign-in failed", detail="wrong user name or password")
+        note_for_audit(request, outcome="sign-in failed", detail="wrong user name or password")
         return _sign_in_page(site, request, 401, "Wrong user name or password.")
     await run_in_threadpool(site.accounts.clear_failures, keys[0])
     session = await run_in_threadpool(site.start_session, username, "local", grant)
@@ -312,10 +312,10 @@ async def sign_out(request: Request) -> Response:
         or form is None
         or not site.csrf_holds(session.token, form.get("csrf_token"))
     ):
-        _note(request, detail="sign-out without a session or its CSRF token")
+        note_for_audit(request, detail="sign-out without a session or its CSRF token")
         return site.message(request, 403, "Not signed out", "That request was refused.", session)
     site.accounts.end_session(session.token)
-    _note(request, username=session.username, outcome="signed out")
+    note_for_audit(request, username=session.username, outcome="signed out")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
     return response
@@ -326,24 +326,24 @@ def page(request: Request) -> Response:
     site: SiteState = request.app.state.site
     relative = served_path(request.scope.get("raw_path") or request.url.path.encode())
     if relative is None:
-        _note(request, detail="not a path this server serves")
+        note_for_audit(request, detail="not a path this server serves")
         return site.message(request, 400, "Bad request", "That address is not valid here.", None)
     session = site.session_of(request)
     if session is None:
-        _note(request, detail="not signed in")
+        note_for_audit(request, detail="not signed in")
         return RedirectResponse(f"/login?next=/{relative}", status_code=303)
-    _note(request, username=session.username)
+    note_for_audit(request, username=session.username)
     published = published_release(site.settings)
     if published is None:
-        _note(request, detail="nothing is published")
+        note_for_audit(request, detail="nothing is published")
         return site.message(
             request, 404, "Nothing published yet", "No release is published yet.", session
         )
     release, release_dir = published
-    _note(request, release=release)
+    note_for_audit(request, release=release)
     catalogue = site.catalogue(release, release_dir)
     if not may_open(session.grant, relative, catalogue):
-        _note(request, detail=f"role does not open {relative}")
+        note_for_audit(request, detail=f"role does not open {relative}")
         return site.message(
             request, 403, "Not allowed", "Your account may not open this page.", session
         )
@@ -380,7 +380,7 @@ def _file_response(
 ) -> Response:
     path = open_in_release(folder, relative)
     if path is None:
-        _note(request, detail="no such file in the release")
+        note_for_audit(request, detail="no such file in the release")
         return site.message(request, 404, "Not found", "There is no such page.", session)
     with path.open("rb") as handle:
         status = os.fstat(handle.fileno())
@@ -465,7 +465,8 @@ class Guard:
         client = scope.get("client")
         raw_path = scope.get("raw_path") or scope.get("path", "").encode()
         path = raw_path.decode("latin-1")
-        if scope.get("query_string"):
+        # The single sign-on callback's query holds an authorization code: never written down.
+        if scope.get("query_string") and not path.startswith("/auth/"):
             path += "?" + scope["query_string"].decode("latin-1")
         self.site.journal.record(
             AuditEvent(
@@ -536,7 +537,7 @@ async def _failed(request: Request, error: Exception) -> Response:
     """A failure: the operator reads the traceback in the server's log, the audit log has its
     one-line reason, and the client a plain 500 with neither."""
     LOG.error("%s %s failed", request.method, request.url.path, exc_info=error)
-    _note(request, detail=one_line(error)[:300])
+    note_for_audit(request, detail=one_line(error)[:300])
     return PlainTextResponse(f"500 {_REASONS[500]}\n", status_code=500)
 
 

@@ -303,9 +303,18 @@ def load_settings(
         Settings().model_dump(exclude_unset=True),
         {"paths": {k: str(Path(v).resolve()) for k, v in arguments.items() if v is not None}},
     ):
-        for section, values in source.items():
-            merged.setdefault(section, {}).update(values or {})
+        _merge(merged, source)
     return Settings(**merged)
+
+
+def _merge(into: dict, values: dict) -> None:
+    """Merge `values` into `into`, table by table: RESILIENCE_SERVE__OIDC__CLIENT_SECRET replaces
+    the one value, not the file's whole [serve.oidc] table."""
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, dict) else value
 
 
 def require_run_inputs(settings: Settings) -> None:

@@ -114,9 +114,12 @@ def add_accounts(settings: Settings) -> None:
 
 
 @contextlib.contextmanager
-def running_site(settings: Settings, *extra_arguments: str) -> Iterator[Site]:
-    """`resilience serve` on the configuration of `settings`, until the block ends."""
-    port = free_port()
+def running_site(
+    settings: Settings, *extra_arguments: str, port: int | None = None
+) -> Iterator[Site]:
+    """`resilience serve` on the configuration of `settings` (on `port`, default: a free one),
+    until the block ends."""
+    port = port or free_port()
     log = settings.paths.state / "serve.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as output:
