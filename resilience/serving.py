@@ -349,13 +349,15 @@ def page(request: Request) -> Response:
         )
     if relative in ("", "index.html"):
         pages, teams = visible_pages(session.grant, catalogue)
-        return site.render(
+        index = site.render(
             "index.html.j2",
             pages=pages,
             teams=teams,
             release=release,
             **site.signed_in_context(session),
         )
+        index.headers["x-release"] = release
+        return index
     if relative == STATUS_PAGE:
         return site.render(
             "status.html.j2",

@@ -24,7 +24,7 @@ from resilience.accounts import AccountStore
 from resilience.audit import JOURNAL_FILE
 from resilience.settings import Settings, load_settings
 from resilience.warehouse import current_release, publish_release
-from tests.conftest import SampleRun, cli_environment, free_port, wait_until
+from tests.conftest import cli_environment, free_port, wait_until
 
 PASSWORD = "a long test password"
 UNIT = "Addiction services North"
@@ -86,17 +86,17 @@ def csrf_token(page: str) -> str:
     return page[start : page.index('"', start)]
 
 
-def make_site_project(folder: Path, sample: SampleRun, serve_settings: str = "") -> Settings:
-    """An output folder in `folder` publishing the sample run's release, and a configuration
-    pointing at it, with `serve_settings` (TOML) appended."""
+def make_site_project(folder: Path, published: Settings, serve_settings: str = "") -> Settings:
+    """An output folder in `folder` publishing the release that `published` publishes, and a
+    configuration pointing at it, with `serve_settings` (TOML) appended."""
     config = folder / "resilience.toml"
     config.write_text(
         f'[paths]\nout = "build"\nstate = "state"\n{serve_settings}', encoding="utf-8"
     )
     settings = load_settings(config)
-    release = str(current_release(sample.settings))
+    release = str(current_release(published))
     shutil.copytree(
-        sample.settings.releases_dir / release,
+        published.releases_dir / release,
         settings.releases_dir / release,
         copy_function=os.link,
     )

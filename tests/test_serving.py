@@ -39,7 +39,9 @@ STACK_TRACE_MARKS = ("Traceback", 'File "', ".py", "starlette", "uvicorn", "Erro
 
 @pytest.fixture(scope="module")
 def site(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    settings = make_site_project(tmp_path_factory.mktemp("site"), sample_run, SERVE_SETTINGS)
+    settings = make_site_project(
+        tmp_path_factory.mktemp("site"), sample_run.settings, SERVE_SETTINGS
+    )
     add_accounts(settings)
     # A link inside the release to a file outside it, which must never be followed.
     (settings.paths.out / "private.txt").write_text("private")
@@ -202,7 +204,7 @@ def leader_cookie(site: Site) -> str:
 def test_a_missing_release_is_answered_404_and_audited(
     sample_run: SampleRun, tmp_path: Path
 ) -> None:
-    settings = make_site_project(tmp_path, sample_run, SERVE_SETTINGS)
+    settings = make_site_project(tmp_path, sample_run.settings, SERVE_SETTINGS)
     add_accounts(settings)
     settings.current_release.unlink()
     with running_site(settings) as site, site.signed_in("lee") as client:

@@ -34,7 +34,7 @@ MAX_FAILED_LOGINS = 3
 def site(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = make_site_project(
         tmp_path_factory.mktemp("browser-site"),
-        sample_run,
+        sample_run.settings,
         f"[serve]\nmax_failed_logins = {MAX_FAILED_LOGINS}\nmax_failed_logins_per_address = 100\n",
     )
     add_accounts(settings)

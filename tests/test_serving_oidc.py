@@ -84,7 +84,7 @@ def site(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with openid_provider(free_port(), redirect_uri) as issuer:
         settings = make_site_project(
             tmp_path_factory.mktemp("oidc-site"),
-            sample_run,
+            sample_run.settings,
             f'[serve.oidc]\nissuer = "{issuer}"\nclient_id = "dashboards"\n'
             f'client_secret = "{CLIENT_SECRET}"\nscopes = ["openid", "email", "groups"]\n'
             'group_prefix = "resilience-"\n',
