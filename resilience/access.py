@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from dashboards.pages import INDEX_PAGE, LEADERSHIP_PAGE, PLOTLY_BUNDLE, team_page_path
+from dashboards.paths import INDEX_PAGE, LEADERSHIP_PAGE, PLOTLY_BUNDLE, team_page_path
 from resilience.quality_report import VALIDATION_PAGE
 
 

@@ -9,6 +9,7 @@ name says nothing about who has an account) and by the address they came from.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -31,9 +32,13 @@ from resilience.sqlfiles import read_sql
 ACCOUNTS_FILE = "accounts.sqlite"
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
-# Checked against when no account has the name typed, so that an unknown name costs the same time
-# as a wrong password.
-_UNKNOWN_ACCOUNT_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _unknown_account_hash() -> str:
+    """Checked against when no account has the name typed, so that an unknown name costs the
+    same time as a wrong password."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class AccountError(ValueError):
@@ -161,7 +166,7 @@ class AccountStore:
                 (name,),
             ).fetchone()
         try:
-            _hasher.verify(row[0] if row else _UNKNOWN_ACCOUNT_HASH, password)
+            _hasher.verify(row[0] if row else _unknown_account_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         if row is None:

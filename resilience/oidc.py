@@ -203,7 +203,13 @@ def _redirect_uri(request: Request, client: OidcClient) -> str:
 
 def start_sign_in(request: Request) -> Response:
     site = request.app.state.site
-    url, pending = site.oidc.authorization_url(_redirect_uri(request, site.oidc))
+    try:
+        url, pending = site.oidc.authorization_url(_redirect_uri(request, site.oidc))
+    except (SignInRefused, httpx.HTTPError, ValueError, KeyError) as error:
+        note_for_audit(request, detail=f"single sign-on: provider unusable: {error}"[:300])
+        return site.message(
+            request, 502, "Not signed in", "Single sign-on is not reachable: try later.", None
+        )
     pending["next"] = safe_next(request.query_params.get("next"))
     pending["until"] = str(int(time.time()) + PENDING_SECONDS)
     value = _b64encode(json.dumps(pending).encode())

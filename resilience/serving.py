@@ -20,17 +20,23 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qsl
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,6 +90,9 @@ SECURITY_HEADERS = {
 }
 STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 ASSET_SUFFIXES = (".js", ".css")
+# Files from this size on (plotly.js, the analytics file) are sent in chunks, not read whole.
+STREAM_FROM_BYTES = 1 << 20
+STREAM_CHUNK_BYTES = 256 << 10
 CATALOGUES_KEPT = 4
 
 
@@ -381,25 +390,38 @@ def _file_response(
     relative: str,
 ) -> Response:
     path = open_in_release(folder, relative)
-    if path is None:
+    try:
+        handle = path.open("rb") if path is not None else None
+    except OSError:  # the release was removed since: two publishes during this request
+        handle = None
+    if path is None or handle is None:
         note_for_audit(request, detail="no such file in the release")
         return site.message(request, 404, "Not found", "There is no such page.", session)
-    with path.open("rb") as handle:
-        status = os.fstat(handle.fileno())
-        etag = f'"{status.st_ino:x}-{status.st_size:x}-{status.st_mtime_ns:x}"'
-        headers = {"etag": etag, "x-release": release}
-        if path.suffix in ASSET_SUFFIXES:
-            headers["cache-control"] = "private, no-cache"
-        if path.suffix == ".duckdb":
-            headers["content-disposition"] = f'attachment; filename="{path.name}"'
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers=headers)
-        content = handle.read() if request.method == "GET" else b""
+    status = os.fstat(handle.fileno())
+    etag = f'"{status.st_ino:x}-{status.st_size:x}-{status.st_mtime_ns:x}"'
+    headers = {"etag": etag, "x-release": release, "content-length": str(status.st_size)}
+    if path.suffix in ASSET_SUFFIXES:
+        headers["cache-control"] = "private, no-cache"
+    if path.suffix == ".duckdb":
+        headers["content-disposition"] = f'attachment; filename="{path.name}"'
     media_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
-    response = Response(content, media_type=media_type, headers=headers)
-    if request.method == "HEAD":
-        response.headers["content-length"] = str(status.st_size)
-    return response
+    if request.headers.get("if-none-match") == etag or request.method == "HEAD":
+        handle.close()
+        if request.method == "GET":
+            del headers["content-length"]
+            return Response(status_code=304, headers=headers)
+        return Response(media_type=media_type, headers=headers)
+    if status.st_size < STREAM_FROM_BYTES:
+        with handle:
+            return Response(handle.read(), media_type=media_type, headers=headers)
+    # Read from the file already open: it stays whole even if its release is removed meanwhile.
+    return StreamingResponse(_chunks(handle), media_type=media_type, headers=headers)
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(STREAM_CHUNK_BYTES):
+            yield chunk
 
 
 class Guard:
