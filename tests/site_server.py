@@ -64,15 +64,18 @@ class Site:
             assert response.status_code == 303, response.text
             yield client
 
-    def audit_rows(self, where: str = "true", parameters: tuple = ()) -> list[tuple]:
-        """Rows of the server's audit journal: (username, method, path, status, outcome,
-        release, detail), oldest first."""
+    def audit_rows(
+        self,
+        where: str = "true",
+        parameters: tuple = (),
+        columns: str = "username, method, path, status, outcome, release, detail",
+    ) -> list[tuple]:
+        """`columns` of the server's audit journal's rows that match `where`, oldest first."""
         with contextlib.closing(
             sqlite3.connect(self.settings.serve_state_dir / JOURNAL_FILE)
         ) as con:
             return con.execute(
-                "select username, method, path, status, outcome, release, detail "
-                f"from audit_journal where {where} order by occurred_at",
+                f"select {columns} from audit_journal where {where} order by occurred_at",
                 parameters,
             ).fetchall()
 

@@ -45,7 +45,8 @@ def site(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> Ite
     # A link inside the release to a file outside it, which must never be followed.
     (settings.paths.out / "private.txt").write_text("private")
     (settings.dashboards_dir / "outside.html").symlink_to(settings.paths.out / "private.txt")
-    with running_site(settings) as running:
+    # Forwarded headers are trusted from 127.0.0.1, where these tests stand in for the proxy.
+    with running_site(settings, "--proxy-headers") as running:
         yield running
 
 
@@ -111,6 +112,43 @@ def test_every_answer_carries_the_security_headers(site: Site) -> None:
         assert page.headers["cache-control"] == "no-store"
         assert page.headers["x-release"] == site.release_dir().name
         assert page.content == (site.release_dir() / "dashboards/leadership.html").read_bytes()
+
+
+def test_head_answers_the_headers_of_a_page_without_its_body(site: Site) -> None:
+    with site.signed_in("lee") as client:
+        for path in ("/leadership.html", "/plotly.min.js"):
+            answer = client.head(path)
+            assert answer.status_code == 200 and answer.content == b""
+            size = (site.release_dir() / "dashboards" / path.lstrip("/")).stat().st_size
+            assert answer.headers["content-length"] == str(size)
+        etag = client.get("/plotly.min.js").headers["etag"]
+        assert client.get("/plotly.min.js", headers={"if-none-match": etag}).status_code == 304
+
+
+def test_behind_a_tls_proxy_cookies_are_secure_and_the_client_address_is_audited(
+    site: Site,
+) -> None:
+    forwarded = {"x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.7"}
+    with site.client() as client:
+        form = client.get("/login", headers=forwarded)
+        # Marked Secure, the CSRF cookie is not sent back over this test's plain http by itself.
+        assert "Secure" in form.headers["set-cookie"]
+        csrf_cookie = f"resilience_csrf={form.cookies['resilience_csrf']}"
+        signed_in = client.post(
+            "/login",
+            headers={**forwarded, "cookie": csrf_cookie},
+            data={"csrf_token": csrf_token(form.text), "username": "ada", "password": PASSWORD},
+        )
+    assert signed_in.status_code == 303
+    cookie = signed_in.headers["set-cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert signed_in.headers["strict-transport-security"].startswith("max-age=")
+    with site.client() as client:
+        assert "Secure" not in client.get("/login").headers["set-cookie"]
+    signed_in_from = site.audit_rows(
+        "outcome = 'signed in' and username = 'ada'", columns="address"
+    )
+    assert signed_in_from[-1] == ("203.0.113.7",)
 
 
 def _raw(site: Site, head: str) -> tuple[int, str]:
