@@ -191,6 +191,12 @@ class AccountStore:
         `lockout_seconds`. Failures older than a lockout period are forgotten."""
         now = time.time()
         with self._transaction() as con:
+            # Counters nobody has added to for a lockout period, and whose lock has passed, are
+            # forgotten: names typed once do not pile up.
+            con.execute(
+                "delete from login_failures where last_failure_at < ? and locked_until < ?",
+                (now - lockout_seconds, now),
+            )
             row = con.execute(
                 "select failures, last_failure_at from login_failures where key = ?", (key,)
             ).fetchone()

@@ -470,24 +470,32 @@ def _audit(arguments: argparse.Namespace) -> int:
     import duckdb
 
     from resilience.audit import read_audit
-    from resilience.status import shared_run_lock
+    from resilience.status import one_line, shared_run_lock
 
     settings = load_settings(arguments.config)
     since = datetime.now(UTC) - timedelta(days=arguments.days)
     query = {"since": since, "username": arguments.user, "refused_only": arguments.refused}
     with shared_run_lock(settings.run_lock_path) as holder:
-        if holder is None and settings.warehouse_path.exists():
-            with duckdb.connect(str(settings.warehouse_path), read_only=True) as warehouse:
-                events = read_audit(
-                    warehouse, settings.serve_state_dir, limit=arguments.limit, **query
-                )
-        else:
-            if holder is not None:
+        warehouse = None
+        if holder is not None:
+            print(
+                "a run holds the warehouse: showing the events not yet moved into it",
+                file=sys.stderr,
+            )
+        elif settings.warehouse_path.exists():
+            try:
+                warehouse = duckdb.connect(str(settings.warehouse_path), read_only=True)
+            except duckdb.Error as error:
                 print(
-                    "a run holds the warehouse: showing the events not yet moved into it",
+                    f"the warehouse cannot be read ({one_line(error)}): showing the events not "
+                    "yet moved into it",
                     file=sys.stderr,
                 )
-            events = read_audit(None, settings.serve_state_dir, limit=arguments.limit, **query)
+        try:
+            events = read_audit(warehouse, settings.serve_state_dir, limit=arguments.limit, **query)
+        finally:
+            if warehouse is not None:
+                warehouse.close()
     if arguments.json:
         print(json.dumps([asdict(event) for event in events], indent=2, default=str))
         return EXIT_OK

@@ -277,7 +277,9 @@ def test_an_unknown_user_is_answered_as_a_wrong_password_in_the_same_time(site: 
     }
     assert answers["unknown"][0][0] == 401
     ratio = statistics.median(timings["unknown"]) / statistics.median(timings["wrong"])
-    assert 0.5 < ratio < 2, timings
+    # Loose bounds for a busy machine: an unknown name that skipped the hash would answer about
+    # twenty times faster.
+    assert 0.3 < ratio < 3.3, timings
 
 
 def test_sign_in_refuses_a_form_without_its_csrf_token(site: Site) -> None:
