@@ -22,6 +22,7 @@ import httpx
 from resilience.access import Grant
 from resilience.accounts import AccountStore
 from resilience.audit import JOURNAL_FILE
+from resilience.serving import SESSION_COOKIE
 from resilience.settings import Settings, load_settings
 from resilience.warehouse import current_release, publish_release
 from tests.conftest import cli_environment, free_port, wait_until
@@ -45,8 +46,18 @@ class Site:
     settings: Settings
     process: subprocess.Popen
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=30)
+    def client(self, session_cookie: str | None = None) -> httpx.Client:
+        """A client of the site, holding the session `session_cookie` when given."""
+        cookies = {SESSION_COOKIE: session_cookie} if session_cookie else None
+        return httpx.Client(base_url=self.url, cookies=cookies, follow_redirects=False, timeout=30)
+
+    def session_cookies(self) -> dict[str, str]:
+        """A session cookie of every account in ACCOUNTS, each signed in through the form."""
+        cookies = {}
+        for username in ACCOUNTS:
+            with self.signed_in(username) as client:
+                cookies[username] = client.cookies[SESSION_COOKIE]
+        return cookies
 
     @contextlib.contextmanager
     def signed_in(self, username: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
