@@ -43,6 +43,8 @@ exit codes, for a scheduler to act on (the reason is the last line of standard e
 Run 'resilience COMMAND --help' for the options of one command."""
 
 
+# The roles of `resilience.access.Role`, spelled here so that `--help` needs no import.
+ROLE_NAMES = ("leader", "unit_lead", "manager", "survey_administrator", "analyst")
 CONFIG_HELP = "configuration file (default: resilience.toml in the project folder)"
 
 
@@ -179,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     verify.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    _add_serve_commands(commands)
     for command_parser in commands.choices.values():
         # So that an unknown option is answered by the command it was given to.
         command_parser.set_defaults(command_parser=command_parser)
@@ -366,6 +369,214 @@ def _rotate_salt(arguments: argparse.Namespace) -> int:
         f"from {rotation.exports_read} exports; the new salt is in "
         f"{display_path(rotation.new_salt_file)}: back it up, and destroy the old salt"
     )
+
+
+def _add_serve_commands(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve the published dashboards with sign-in and per-team access",
+        description=(
+            "Serve the published release (<paths.out>/current) over HTTP: each person signs in "
+            "(a local account from 'resilience users', or single sign-on when [serve.oidc] is "
+            "set) and opens only the pages their role allows. A new release is served as soon "
+            "as it is published. Every request is recorded in the audit log "
+            "('resilience audit'). Put a TLS reverse proxy in front of it (docs/serving.md)."
+        ),
+    )
+    serve.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=_at_least(1), default=8080, help="port to listen on (default: 8080)"
+    )
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help=(
+            "trust X-Forwarded-For and X-Forwarded-Proto from the reverse proxy at 127.0.0.1 "
+            "(or FORWARDED_ALLOW_IPS) for the client's address and https (default: off)"
+        ),
+    )
+
+    users = commands.add_parser(
+        "users",
+        help="add, remove or list the local accounts of 'resilience serve'",
+        description=(
+            "Local accounts for 'resilience serve', kept in the private state folder "
+            "(<paths.state>/serve/accounts.sqlite), never in a release; passwords are stored "
+            "as argon2 hashes. Roles: leader (every page), unit_lead (the teams of --unit: a "
+            "parent unit or service line), manager (the teams of --team), "
+            "survey_administrator (validation report and run status), analyst (download of "
+            "the published analytics file)."
+        ),
+    )
+    actions = users.add_subparsers(dest="users_action", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        help="add an account (the password is asked for, or read from standard input)",
+        description="Add a local account with its roles, teams and units.",
+    )
+    add.add_argument("username", help="the name to sign in with")
+    add.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=ROLE_NAMES,
+        help="a role; repeat for several (required)",
+    )
+    add.add_argument(
+        "--team",
+        action="append",
+        default=[],
+        metavar="TEAM_ID",
+        help="a managed team's id; repeat for several (default: none)",
+    )
+    add.add_argument(
+        "--unit",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=(
+            "a parent unit or service line a unit lead leads, as the roster spells it; repeat "
+            "for several (default: none)"
+        ),
+    )
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (default: ask twice)",
+    )
+    add.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    remove = actions.add_parser(
+        "remove",
+        help="remove an account and end its sessions",
+        description="Remove a local account; its open sessions end at once.",
+    )
+    remove.add_argument("username")
+    remove.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    listing = actions.add_parser(
+        "list", help="list the accounts", description="List the local accounts and their roles."
+    )
+    listing.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    for action_parser in actions.choices.values():
+        action_parser.set_defaults(command_parser=action_parser)
+
+    audit = commands.add_parser(
+        "audit",
+        help="show the audit log of 'resilience serve': pages served, requests refused",
+        description=(
+            "Show who opened or was refused what, and when, newest first: the events each run "
+            "has moved into the warehouse (read only when no run holds it) and those the server "
+            "recorded since, in its journal in the state folder."
+        ),
+    )
+    audit.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    audit.add_argument(
+        "--days", type=_at_least(1), default=7, help="how many days back (default: 7)"
+    )
+    audit.add_argument(
+        "--user", metavar="NAME", help="only this user's requests (default: everyone's)"
+    )
+    audit.add_argument(
+        "--refused", action="store_true", help="only requests answered 4xx or 5xx (default: all)"
+    )
+    audit.add_argument(
+        "--limit", type=_at_least(1), default=100, help="at most this many events (default: 100)"
+    )
+    audit.add_argument("--json", action="store_true", help="print JSON instead of lines")
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    from resilience.serving import serve
+
+    settings = load_settings(arguments.config)
+    print(
+        f"serving {display_path(settings.current_release)} on "
+        f"http://{arguments.host}:{arguments.port}/ until stopped",
+        file=sys.stderr,
+    )
+    serve(settings, arguments.host, arguments.port, arguments.proxy_headers)
+    return EXIT_OK
+
+
+def _users(arguments: argparse.Namespace) -> int:
+    from resilience.access import Grant
+    from resilience.accounts import AccountError, AccountStore
+
+    settings = load_settings(arguments.config)
+    store = AccountStore(settings.serve_state_dir)
+    try:
+        if arguments.users_action == "add":
+            password = _new_password(arguments.password_stdin)
+            grant = Grant.of(arguments.role, arguments.team, arguments.unit)
+            account = store.add_user(arguments.username, password, grant)
+            print(f"added {account.username}: {account.grant.describe()}")
+        elif arguments.users_action == "remove":
+            store.remove_user(arguments.username)
+            print(f"removed {arguments.username.casefold()}")
+        else:
+            for account in store.users():
+                print(f"{account.username}\t{account.grant.describe()}\t{account.created_at}")
+    except AccountError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != password:
+        raise UsageError("the two passwords differ")
+    return password
+
+
+def _audit(arguments: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    import duckdb
+
+    from resilience.audit import read_audit
+    from resilience.status import one_line, shared_run_lock
+
+    settings = load_settings(arguments.config)
+    since = datetime.now(UTC) - timedelta(days=arguments.days)
+    query = {"since": since, "username": arguments.user, "refused_only": arguments.refused}
+    with shared_run_lock(settings.run_lock_path) as holder:
+        warehouse = None
+        if holder is not None:
+            print(
+                "a run holds the warehouse: showing the events not yet moved into it",
+                file=sys.stderr,
+            )
+        elif settings.warehouse_path.exists():
+            try:
+                warehouse = duckdb.connect(str(settings.warehouse_path), read_only=True)
+            except duckdb.Error as error:
+                print(
+                    f"the warehouse cannot be read ({one_line(error)}): showing the events not "
+                    "yet moved into it",
+                    file=sys.stderr,
+                )
+        try:
+            events = read_audit(warehouse, settings.serve_state_dir, limit=arguments.limit, **query)
+        finally:
+            if warehouse is not None:
+                warehouse.close()
+    if arguments.json:
+        print(json.dumps([asdict(event) for event in events], indent=2, default=str))
+        return EXIT_OK
+    for event in events:
+        print(
+            f"{event.occurred_at:%Y-%m-%d %H:%M:%S}  {event.status}  {event.outcome:<14}  "
+            f"{event.username or '-':<20}  {event.address or '-':<15}  {event.method:<5} "
+            f"{event.path}" + (f"  ({event.detail})" if event.detail else "")
+        )
     return EXIT_OK
 
 
@@ -650,6 +861,9 @@ COMMANDS = {
     "validate": _validate,
     "rotate-salt": _rotate_salt,
     "verify": _verify,
+    "serve": _serve,
+    "users": _users,
+    "audit": _audit,
 }
 
 

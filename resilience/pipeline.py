@@ -29,6 +29,7 @@ from rich.progress import track
 
 from dashboards.model import RunFacts, read_published_tables
 from dashboards.sources import source_digest
+from resilience.audit import move_journal_into_warehouse
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings
 from resilience.ingest import (
     ExportPlan,
@@ -590,8 +591,9 @@ def publication_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) 
     digest.update(tables_fingerprint(con, sources).encode())
     # The validation report is part of the release: a newly held-back file changes it.
     digest.update(read_validation_state(con).fingerprint().encode())
-    # How much memory DuckDB may use changes nothing that is published.
-    digest.update(settings.model_dump_json(exclude={"warehouse"}).encode())
+    # How much memory DuckDB may use, and how the dashboards are served, change nothing that is
+    # published.
+    digest.update(settings.model_dump_json(exclude={"warehouse", "serve"}).encode())
     digest.update(source_digest(RELEASE_SOURCES, RELEASE_SOURCE_SUFFIXES, PROJECT_ROOT).encode())
     return digest.hexdigest()
 
@@ -707,6 +709,10 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
     if waiting := report.with_status("waiting"):
         notes.append(f"{len(waiting)} export(s) still being written, left for the next run")
     with _open_warehouse(settings) as con:
+        # The server's audit journal joins the warehouse while the run holds it anyway.
+        move_journal_into_warehouse(
+            con, settings.serve_state_dir, settings.serve.audit_retention_days
+        )
         con.execute(
             read_sql("runs/record_run.sql"),
             {
