@@ -17,6 +17,7 @@ from scipy import stats
 
 from resilience.instruments import Registry
 from resilience.published import document_candidate
+from resilience.roster_checks import read_team_moves
 from resilience.runtime import crash_point
 from resilience.settings import Settings
 from resilience.sqlfiles import (
@@ -101,10 +102,13 @@ def read_action_log(path: Path | None) -> pd.DataFrame:
 
 
 def load_seeds(
-    con: duckdb.DuckDBPyConnection, registry: Registry, action_log: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    registry: Registry,
+    action_log: Path | None = None,
+    roster: Path | None = None,
 ) -> None:
-    """The instrument definitions and the action log as tables, and the t quantiles that DuckDB
-    lacks."""
+    """The instrument definitions, the action log and the roster's moves table (none without a
+    `roster`) as tables, and the t quantiles that DuckDB lacks."""
     instruments = pd.DataFrame(
         [
             {
@@ -136,6 +140,7 @@ def load_seeds(
         ),
     )
     _replace_table(con, "seed_actions", read_action_log(action_log))
+    _replace_table(con, "seed_team_moves", read_team_moves(roster))
     degrees = list(range(1, T_TABLE_MAX_DF + 1))
     t_table = pd.DataFrame({"df": degrees, "t975": stats.t.ppf(0.975, degrees)})
     _replace_table(con, "seed_t_critical", t_table)
