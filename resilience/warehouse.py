@@ -31,6 +31,7 @@ from resilience.sqlfiles import (
     run_models,
     set_variables,
 )
+from resilience.status import one_line
 
 T_TABLE_MAX_DF = 1000
 ACTION_LOG_COLUMNS = ("team_id", "date", "action")
@@ -56,6 +57,23 @@ def open_warehouse(
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction on `con`: committed when the block ends, rolled back when it raises. When
+    the rollback fails too (after a full disk DuckDB may have nothing left to roll back), the
+    block's own error is raised, the first cause, with the rollback's as a note."""
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException as error:
+        try:
+            con.execute("rollback")
+        except duckdb.Error as rollback_error:
+            error.add_note(f"the rollback failed too: {one_line(rollback_error)}")
+        raise
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, registry: Registry) -> None:
@@ -149,15 +167,10 @@ def load_seeds(
 def run_load(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Move validated batch rows into the raw tables, in one transaction."""
     set_variables(con, {"run_id": run_id})
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for path in model_paths("load"):
             con.execute(path.read_text(encoding="utf-8"))
         crash_point("load")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 @dataclass(frozen=True)
@@ -244,14 +257,9 @@ def run_transform(
             "rebuilt_waves": rebuilt_waves,
         },
     )
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute("delete from transform_state")
         built = run_models(con, incremental=first_new_response_row is not None)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return built
 
 
