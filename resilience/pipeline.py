@@ -285,7 +285,13 @@ def ingest_exports(
             ):
                 with _exports_not_ready_on_os_error(path):
                     if archiving is not None:
-                        file_report = _stage_file(con, archiving.result(), registry, newest_wins)
+                        archived = archiving.result()
+                        file_report = (
+                            _left_for_next_run(archived)
+                            if _file_signature(path)
+                            != (file_report.size_bytes, file_report.modified_ns)
+                            else _stage_file(con, archived, registry, newest_wins)
+                        )
                 files.append(file_report)
                 crash_point("ingest")
         finally:
@@ -319,7 +325,9 @@ def _plan_file(
 ) -> tuple[FileReport, ExportPlan | None]:
     """The file's report so far, and its plan if it is to be archived: not when its content is
     `known` (skipped), nor when it cannot be read as an export or a problem blocks it
-    (quarantined)."""
+    (quarantined). The file's size and modification time are taken before it is hashed: if
+    they change before its rows are staged, what was read is not what was hashed."""
+    size_bytes, modified_ns = _file_signature(path)
     try:
         plan = plan_export(path, mappings, registry)
     except UnreadableExport as error:
@@ -331,9 +339,9 @@ def _plan_file(
         file_sha256=plan.sha256,
         source=plan.source,
         format=plan.layout.format,
-        size_bytes=plan.size_bytes,
+        size_bytes=size_bytes,
         column_plan=plan.column_plan_json(),
-        modified_ns=path.stat().st_mtime_ns,
+        modified_ns=modified_ns,
     )
     if plan.sha256 in known:
         file_report.status, file_report.reason = "skipped", known[plan.sha256]
@@ -364,6 +372,22 @@ def _archive_file(
         except (UnreadableExport, duckdb.Error) as error:
             return _quarantined(file_report, plan, error)
     return _ArchivedExport(file_report, plan, archive_path)
+
+
+def _left_for_next_run(read: FileReport | _ArchivedExport) -> FileReport:
+    """An export that changed while it was read (appended to, or replaced): its archive is
+    dropped and it waits for the next run, so that no file is recorded with one checksum and
+    loaded from other bytes."""
+    if isinstance(read, FileReport):
+        file_report = read
+    else:
+        file_report = read.report
+        read.archive_path.unlink(missing_ok=True)
+    file_report.status = "waiting"
+    file_report.reason = (
+        f"{file_report.file_name}: changed while it was read, left for the next run"
+    )
+    return file_report
 
 
 def _stage_file(
