@@ -36,7 +36,7 @@ from resilience.readers import (
     find_redcap_dictionary,
     is_codebook,
 )
-from resilience.sqlfiles import quote_identifier, render_sql
+from resilience.sqlfiles import quote_identifier, read_sql, render_sql
 
 EXPORT_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
 DATE_FORMATS = [
@@ -124,6 +124,11 @@ class ExportPlan:
 
     def column_plan_json(self) -> str:
         return json.dumps([asdict(column) for column in self.columns])
+
+
+def archive_file(archive_dir: Path, export_sha256: str) -> Path:
+    """Where the archive of the export with SHA-256 `export_sha256` is kept."""
+    return archive_dir / f"{export_sha256}.parquet"
 
 
 def file_sha256(path: Path) -> str:
@@ -343,10 +348,16 @@ def _batch_items(plan: ExportPlan, registry: Registry) -> list[_BatchItem]:
 
 
 def stage_batch(
-    con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_path: Path, registry: Registry
+    con: duckdb.DuckDBPyConnection,
+    plan: ExportPlan,
+    archive_path: Path,
+    registry: Registry,
+    compare_answers: bool = True,
 ) -> int:
     """Append the archived rows of one export to `ingest_batch`, answers as codes, but for
-    previews, tests, spam and responses already in `raw_responses`; return how many it staged."""
+    previews, tests, spam and responses already in `raw_responses`; return how many it staged.
+    With `compare_answers`, a stored response is left out only when its team, wave and every
+    answer of this export are the same: one that differs is staged as a new version."""
     texts = [column.target for column in plan.with_role("text") if column.target]
     # Free text a mapping allows has a column of its own; the load step copies the batch into
     # raw_responses by name, so both tables need it.
@@ -355,18 +366,44 @@ def stage_batch(
             con.execute(
                 f"alter table {table} add column if not exists {quote_identifier(text)} varchar"
             )
+    items = _batch_items(plan, registry)
     [(staged,)] = con.execute(
         render_sql(
             "ingest/ingest_batch.sql.j2",
             file_sha256=plan.sha256,
             archive_path=str(archive_path),
             present={column.name for column in plan.kept},
-            items=_batch_items(plan, registry),
+            items=items,
             texts=texts,
             dropped_statuses=DROPPED_STATUSES,
+            compare_answers=compare_answers,
+            compared=["team", "wave", *(item.id for item in items), *texts],
         )
     ).fetchall()
     return staged
+
+
+def list_dropped_responses(
+    con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_path: Path
+) -> int:
+    """Add to `batch_deletions` the stored responses that earlier loaded versions of this export
+    (the same file name and source, archived beside `archive_path`) held and it no longer does;
+    return how many."""
+    earlier = con.execute(
+        read_sql("runs/earlier_versions.sql"),
+        {"file_name": plan.path.name, "source": plan.source, "file_sha256": plan.sha256},
+    ).fetchall()
+    if not earlier:
+        return 0
+    [(listed,)] = con.execute(
+        render_sql(
+            "ingest/dropped_responses.sql.j2",
+            file_sha256=plan.sha256,
+            archive_path=str(archive_path),
+            earlier_archives=[str(archive_file(archive_path.parent, sha)) for (sha,) in earlier],
+        )
+    ).fetchall()
+    return int(listed)
 
 
 def count_statuses(
@@ -390,8 +427,10 @@ __all__ = [
     "UnreadableExport",
     "UnreadableRows",
     "archive_export",
+    "archive_file",
     "count_statuses",
     "file_sha256",
+    "list_dropped_responses",
     "list_exports",
     "plan_export",
     "stage_batch",

@@ -4,11 +4,9 @@ an export; `resilience verify` checks the archives on demand."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 
-from resilience.ingest import file_sha256
+from resilience.ingest import archive_file, file_sha256
 from resilience.settings import Settings, display_path
 from resilience.sqlfiles import read_sql
 
@@ -41,7 +39,7 @@ def archive_problems(con: duckdb.DuckDBPyConnection, settings: Settings) -> list
     for file_name, export_sha256, archive_sha256 in con.execute(
         read_sql("runs/loaded_archives.sql")
     ).fetchall():
-        archive = archive_path(settings.archive_dir, export_sha256)
+        archive = archive_file(settings.archive_dir, export_sha256)
         if not archive.is_file():
             problems.append(f"{file_name}: its archive is missing ({display_path(archive)})")
         elif archive_sha256 is not None and file_sha256(archive) != archive_sha256:
@@ -50,11 +48,6 @@ def archive_problems(con: duckdb.DuckDBPyConnection, settings: Settings) -> list
                 "recorded when it was written"
             )
     return problems
-
-
-def archive_path(archive_dir: Path, export_sha256: str) -> Path:
-    """Where the archive of the export with SHA-256 `export_sha256` is kept."""
-    return archive_dir / f"{export_sha256}.parquet"
 
 
 def require_intact_archives(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:

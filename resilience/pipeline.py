@@ -34,14 +34,15 @@ from resilience.formats import SourceMapping, UnreadableExport, load_mappings
 from resilience.ingest import (
     ExportPlan,
     archive_export,
+    archive_file,
     count_statuses,
     file_sha256,
+    list_dropped_responses,
     list_exports,
     plan_export,
     stage_batch,
 )
 from resilience.instruments import Registry
-from resilience.integrity import archive_path as archive_file
 from resilience.integrity import require_intact_archives, require_warehouse
 from resilience.published import EXPORT_FORMATS, export_tables
 from resilience.quality_report import (
@@ -50,10 +51,11 @@ from resilience.quality_report import (
     validation_summary,
     write_validation_report,
 )
+from resilience.roster_checks import check_roster
 from resilience.rules import RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
 from resilience.runtime import crash_point, publishing
 from resilience.salt import bound_salt
-from resilience.settings import PROJECT_ROOT, QualitySettings, Settings
+from resilience.settings import PROJECT_ROOT, QualitySettings, ReexportPolicy, Settings
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
 from resilience.status import ExportsNotReady, hold_run_lock, one_line
 from resilience.warehouse import (
@@ -112,6 +114,12 @@ class FileReport:
     rows_repeated: int = 0
     # Of rows_loaded, the responses that the careless-responding rules exclude from scoring.
     rows_excluded: int = 0
+    # Of rows_loaded, the responses that replace a stored version with other answers; and the
+    # stored responses removed because this newer export of the same name no longer holds them.
+    rows_corrected: int = 0
+    rows_deleted: int = 0
+    # When the export was last modified: the newest export wins a response seen in two.
+    modified_ns: int = 0
     archive_path: str | None = None
     archive_sha256: str | None = None
     column_plan: str = "[]"
@@ -241,6 +249,8 @@ def ingest_exports(
         require_intact_archives(con, settings)
         con.execute("delete from ingest_batch")
         con.execute("delete from batch_row_failures")
+        con.execute("delete from batch_deletions")
+        newest_wins = settings.quality.reexports == "newest"
         # Files whose bytes need no reading again: loaded before, or read earlier in this run.
         known = {
             row[0]: "already loaded"
@@ -275,7 +285,13 @@ def ingest_exports(
             ):
                 with _exports_not_ready_on_os_error(path):
                     if archiving is not None:
-                        file_report = _stage_file(con, archiving.result(), registry)
+                        archived = archiving.result()
+                        file_report = (
+                            _left_for_next_run(archived)
+                            if _file_signature(path)
+                            != (file_report.size_bytes, file_report.modified_ns)
+                            else _stage_file(con, archived, registry, newest_wins)
+                        )
                 files.append(file_report)
                 crash_point("ingest")
         finally:
@@ -309,7 +325,9 @@ def _plan_file(
 ) -> tuple[FileReport, ExportPlan | None]:
     """The file's report so far, and its plan if it is to be archived: not when its content is
     `known` (skipped), nor when it cannot be read as an export or a problem blocks it
-    (quarantined)."""
+    (quarantined). The file's size and modification time are taken before it is hashed: if
+    they change before its rows are staged, what was read is not what was hashed."""
+    size_bytes, modified_ns = _file_signature(path)
     try:
         plan = plan_export(path, mappings, registry)
     except UnreadableExport as error:
@@ -321,8 +339,9 @@ def _plan_file(
         file_sha256=plan.sha256,
         source=plan.source,
         format=plan.layout.format,
-        size_bytes=plan.size_bytes,
+        size_bytes=size_bytes,
         column_plan=plan.column_plan_json(),
+        modified_ns=modified_ns,
     )
     if plan.sha256 in known:
         file_report.status, file_report.reason = "skipped", known[plan.sha256]
@@ -355,16 +374,41 @@ def _archive_file(
     return _ArchivedExport(file_report, plan, archive_path)
 
 
+def _left_for_next_run(read: FileReport | _ArchivedExport) -> FileReport:
+    """An export that changed while it was read (appended to, or replaced): its archive is
+    dropped and it waits for the next run, so that no file is recorded with one checksum and
+    loaded from other bytes."""
+    if isinstance(read, FileReport):
+        file_report = read
+    else:
+        file_report = read.report
+        read.archive_path.unlink(missing_ok=True)
+    file_report.status = "waiting"
+    file_report.reason = (
+        f"{file_report.file_name}: changed while it was read, left for the next run"
+    )
+    return file_report
+
+
 def _stage_file(
-    con: duckdb.DuckDBPyConnection, read: FileReport | _ArchivedExport, registry: Registry
+    con: duckdb.DuckDBPyConnection,
+    read: FileReport | _ArchivedExport,
+    registry: Registry,
+    newest_wins: bool = True,
 ) -> FileReport:
     """Stage an archived export into `ingest_batch`; a file that could not be archived is
-    reported as it is."""
+    reported as it is. When the newest export wins, stored responses are staged again where
+    their answers differ, and those that earlier versions of the export held and this one does
+    not are listed in `batch_deletions`."""
     if isinstance(read, FileReport):
         return read
     file_report = read.report
     try:
-        staged = stage_batch(con, read.plan, read.archive_path, registry)
+        staged = stage_batch(
+            con, read.plan, read.archive_path, registry, compare_answers=newest_wins
+        )
+        if newest_wins:
+            list_dropped_responses(con, read.plan, read.archive_path)
     except (UnreadableExport, duckdb.Error) as error:
         return _quarantined(file_report, read.plan, error)
     file_report.rows_already_loaded = (
@@ -475,18 +519,23 @@ def check_batch(
 def load(settings: Settings, report: RunReport) -> RunReport:
     """Move the valid new rows into the warehouse and record every file, in one transaction."""
     with _open_warehouse(settings) as con:
-        return load_batch(con, report)
+        return load_batch(con, report, settings.quality.reexports)
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, report: RunReport) -> RunReport:
-    """Load the validated batch on `con` and count each file's rows: loaded, quarantined, and
-    already in the warehouse (those found so while staging, plus those earlier in the batch)."""
+def load_batch(
+    con: duckdb.DuckDBPyConnection, report: RunReport, reexports: ReexportPolicy = "newest"
+) -> RunReport:
+    """Load the validated batch on `con` and count each file's rows: loaded (of which corrected),
+    quarantined, and already in the warehouse (those found so while staging, plus those earlier
+    in the batch), and the stored responses it removes. With `reexports` "newest", corrected
+    versions replace stored ones and responses a newer export dropped are removed."""
     recorded = [f for f in report.files if f.status not in ("skipped", "waiting")]
     batch_files = pd.DataFrame(
         [asdict(f) for f in recorded],
         columns=[*FileReport.__dataclass_fields__],
     )
     con.register("batch_files", batch_files)
+    set_variables(con, {"reexports_newest": reexports == "newest"})
     try:
         run_load(con, report.run_id)
         counts = con.execute("select * from batch_file_counts").df()
@@ -499,6 +548,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, report: RunReport) -> RunReport:
         file_report.rows_quarantined = int(file_counts.get("rows_quarantined", 0))
         file_report.rows_already_loaded += int(file_counts.get("rows_already_loaded", 0))
         file_report.rows_repeated = int(file_counts.get("rows_repeated", 0))
+        file_report.rows_corrected = int(file_counts.get("rows_corrected", 0))
+        file_report.rows_deleted = int(file_counts.get("rows_deleted", 0))
         if file_report.status == "staged":
             file_report.status = "loaded"
     return report
@@ -551,7 +602,7 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
         "min_group_size": settings.privacy.min_group_size,
     }
     with _open_warehouse(settings) as con:
-        load_seeds(con, registry, settings.paths.actions)
+        load_seeds(con, registry, settings.paths.actions, settings.paths.roster)
         inputs = ModelsBuild(
             definitions_fingerprint(con, settings.paths.roster, variables),
             *raw_responses_digest(con),
@@ -576,7 +627,9 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
             settings.privacy.min_group_size,
             first_new_response_row,
         )
-        # A mart that breaks its rules fails the run here, before anything is published.
+        # A roster that strands loaded responses, or a mart that breaks its rules, fails the run
+        # here, before anything is published.
+        check_roster(con, settings.paths.roster)
         check_marts(con, settings.privacy.min_group_size)
         # Nothing writes raw_responses during the transform: the inputs are what it was built from.
         record_models_built_from(con, inputs)
@@ -706,6 +759,11 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
     notes = []
     if report.release_unchanged:
         notes.append("nothing changed: the published release was kept")
+    if settings.quality.reexports == "keep-first":
+        notes.append(
+            "quality.reexports is keep-first: changed answers and removed responses in "
+            "re-exports are not applied"
+        )
     if waiting := report.with_status("waiting"):
         notes.append(f"{len(waiting)} export(s) still being written, left for the next run")
     with _open_warehouse(settings) as con:

@@ -73,6 +73,10 @@ class FileOutcome:
     cells: tuple[QuarantinedCell, ...]
     """The first CELLS_SHOWN_PER_FILE quarantined cells."""
     cells_total: int
+    # Of rows_loaded, those that replaced a stored version with other answers; and the stored
+    # responses removed because this newer export of the same name no longer holds them.
+    rows_corrected: int = 0
+    rows_deleted: int = 0
 
     @property
     def balances(self) -> bool:
@@ -237,7 +241,7 @@ def validation_markdown(report: RunReport) -> str:
     rows = "\n".join(
         f"| {f.file_name} | {f.status} | {f.rows_read} | {f.rows_dropped_status} "
         f"| {f.rows_already_loaded} | {f.rows_repeated} | {f.rows_quarantined} | {f.rows_loaded} "
-        f"| {f.rows_excluded} "
+        f"| {f.rows_excluded} | {f.rows_corrected} | {f.rows_deleted} "
         f"| {(f.reason or '').replace('|', '/')} |"
         for f in report.files
     )
@@ -253,7 +257,8 @@ def validation_markdown(report: RunReport) -> str:
     return (
         "## Validation\n\n"
         "| file | status | read | previews, tests, spam | already loaded | repeated | quarantined "
-        "| loaded | of which excluded | why |\n|---|---|---|---|---|---|---|---|---|---|\n"
+        "| loaded | of which excluded | of which corrected | removed | why |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         f"{rows}\n\n"
         + (
             "Every row read is accounted for: read = loaded + quarantined + previews, tests and "

@@ -25,6 +25,7 @@ from resilience.instruments import Registry
 from resilience.settings import Settings, UsageError, display_path, write_private
 from resilience.sqlfiles import read_sql, render_sql, set_variables
 from resilience.status import hold_run_lock
+from resilience.warehouse import transaction
 
 # Slow on purpose: the fingerprint of a short configured salt must not be cheap to guess at.
 FINGERPRINT_ITERATIONS = 200_000
@@ -166,8 +167,7 @@ def rotate_salt(settings: Settings, registry: Registry, new_salt_file: Path | No
         if new_salt_file is None:
             pending.unlink(missing_ok=True)
             write_private(pending, new_salt)
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             con.execute("create temp table rekeyed as " + read_sql("salt/rekeyed_responses.sql"))
             con.execute("delete from raw_responses")
             con.execute("insert into raw_responses select * from rekeyed")
@@ -181,10 +181,6 @@ def rotate_salt(settings: Settings, registry: Registry, new_salt_file: Path | No
                     "update raw_files set archive_sha256 = ? where file_sha256 = ?",
                     [file_sha256(rekeyed), archive.stem],
                 )
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
         for rekeyed, archive in archives:
             os.replace(rekeyed, archive)
     if new_salt_file is None:

@@ -69,6 +69,12 @@ CarelessFlag = Literal[
 ]
 
 
+# What a run does with a response seen again with other answers, or missing from a newer export
+# of the same name: "newest" applies the change (the newest export wins); "keep-first" keeps the
+# version loaded first and warns.
+ReexportPolicy = Literal["newest", "keep-first"]
+
+
 class WaveWindow(BaseModel):
     """The days a survey wave was in the field: responses recorded outside them are quarantined."""
 
@@ -90,6 +96,7 @@ class QualitySettings(BaseModel):
     straight_line_min_items: int = Field(default=10, ge=2)
     duplicate_min_answers: int = Field(default=10, ge=1)
     exclude: list[CarelessFlag] = ["too_fast", "straight_lined"]
+    reexports: ReexportPolicy = "newest"
 
 
 EarlyWarningRule = Literal["worsened", "crossed_band", "far_worse_than_organization"]

@@ -10,9 +10,11 @@ its process dies, SIGKILL included, so a crash never leaves a stale lock behind.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +29,9 @@ import pydantic
 from resilience.settings import Settings, display_path
 from resilience.sqlfiles import quote_identifier, read_sql
 
+NO_SPACE = "No space left on device"
+# How DuckDB names the file it could not write (quotes escaped inside JSON in some messages).
+WRITTEN_FILE = re.compile(r'Could not write file \\?"([^"\\]+)\\?"')
 # Long enough to wait out `resilience status` (it holds the lock for a fraction of a second),
 # short enough that an overlapping run gives up quickly.
 LOCK_WAIT_SECONDS = 30.0
@@ -87,12 +92,35 @@ class Status:
 
 
 def one_line(error: BaseException) -> str:
-    """The first line of an error's message: what a scheduler shows and the run record keeps."""
+    """The first line of an error's message: what a scheduler shows and the run record keeps.
+    A full disk anywhere in the error's chain is the first cause, whatever it led to: "No space
+    left on device (path)"."""
+    if (full := disk_full(error)) is not None:
+        return full
     if isinstance(error, pydantic.ValidationError) and error.errors():
         first = error.errors()[0]
         return f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}"
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
+
+
+def disk_full(error: BaseException) -> str | None:
+    """ "No space left on device (path)" when a full disk is behind `error` (itself, its causes
+    and contexts, or their notes); None otherwise."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            where = f" ({display_path(current.filename)})" if current.filename else ""
+            return f"No space left on device{where}"
+        for text in [str(current), *getattr(current, "__notes__", [])]:
+            if NO_SPACE in text:
+                written = WRITTEN_FILE.search(text)
+                where = f" ({display_path(written.group(1))})" if written else ""
+                return f"No space left on device{where}"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _read_holder(handle: IO[str]) -> LockHolder | None:
@@ -238,6 +266,7 @@ __all__ = [
     "RunInProgress",
     "RunRecord",
     "Status",
+    "disk_full",
     "hold_run_lock",
     "one_line",
     "read_published",

@@ -16,6 +16,7 @@ import pandas as pd
 
 from resilience.instruments import Registry
 from resilience.published import document_candidate
+from resilience.roster_checks import read_team_moves
 from resilience.runtime import crash_point
 from resilience.settings import Settings
 from resilience.sqlfiles import (
@@ -29,6 +30,7 @@ from resilience.sqlfiles import (
     run_models,
     set_variables,
 )
+from resilience.status import one_line
 
 T_TABLE_MAX_DF = 1000
 ACTION_LOG_COLUMNS = ("team_id", "date", "action")
@@ -54,6 +56,23 @@ def open_warehouse(
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction on `con`: committed when the block ends, rolled back when it raises. When
+    the rollback fails too (after a full disk DuckDB may have nothing left to roll back), the
+    block's own error is raised, the first cause, with the rollback's as a note."""
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException as error:
+        try:
+            con.execute("rollback")
+        except duckdb.Error as rollback_error:
+            error.add_note(f"the rollback failed too: {one_line(rollback_error)}")
+        raise
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, registry: Registry) -> None:
@@ -100,10 +119,13 @@ def read_action_log(path: Path | None) -> pd.DataFrame:
 
 
 def load_seeds(
-    con: duckdb.DuckDBPyConnection, registry: Registry, action_log: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    registry: Registry,
+    action_log: Path | None = None,
+    roster: Path | None = None,
 ) -> None:
-    """The instrument definitions and the action log as tables, and the t quantiles that DuckDB
-    lacks."""
+    """The instrument definitions, the action log and the roster's moves table (none without a
+    `roster`) as tables, and the t quantiles that DuckDB lacks."""
     instruments = pd.DataFrame(
         [
             {
@@ -135,6 +157,7 @@ def load_seeds(
         ),
     )
     _replace_table(con, "seed_actions", read_action_log(action_log))
+    _replace_table(con, "seed_team_moves", read_team_moves(roster))
     if not _holds_t_table(con):
         # SciPy takes seconds to import: loaded once per warehouse, not on every run.
         from scipy import stats
@@ -156,15 +179,10 @@ def _holds_t_table(con: duckdb.DuckDBPyConnection) -> bool:
 def run_load(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Move validated batch rows into the raw tables, in one transaction."""
     set_variables(con, {"run_id": run_id})
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for path in model_paths("load"):
             con.execute(path.read_text(encoding="utf-8"))
         crash_point("load")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 @dataclass(frozen=True)
@@ -251,14 +269,9 @@ def run_transform(
             "rebuilt_waves": rebuilt_waves,
         },
     )
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute("delete from transform_state")
         built = run_models(con, incremental=first_new_response_row is not None)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return built
 
 

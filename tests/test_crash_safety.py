@@ -10,7 +10,6 @@ length sets the moments of the signals) need a command line of their own."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import random
 import shutil
@@ -30,7 +29,7 @@ from resilience.sample import generate_sample
 from resilience.settings import Settings, load_settings
 from resilience.status import read_published
 from tests.conftest import cli_environment, make_project, run_recorded_stages, wait_until
-from tests.worlds import LONG_AGO, SMALL_SAMPLE
+from tests.worlds import LONG_AGO, SMALL_SAMPLE, folder_digest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -114,15 +113,6 @@ class Baseline:
     index_page: bytes
     responses: int
     release_digest: str
-
-
-def folder_digest(folder: Path) -> str:
-    """A digest of every file's path and bytes below `folder`."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,17 @@
 """Integrity of what a run keeps: a missing or changed archive fails the run before it reads an
 export, and `resilience verify` lists it; a missing warehouse while releases exist stops the run
-instead of starting a new, empty one."""
+instead of starting a new, empty one; an export that changes while it is read waits for the next
+run rather than being recorded with one checksum and loaded from other bytes."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from resilience import cli
+from resilience import cli, pipeline
 from resilience.instruments import Registry
 from resilience.integrity import ArchiveDamaged, WarehouseMissing
 from resilience.status import read_published
@@ -57,3 +59,33 @@ def test_a_damaged_archive_or_a_missing_warehouse_stops_the_run_and_verify_lists
     assert not settings.warehouse_path.exists()  # no new, empty one in its place
     assert read_published(settings).release == release
     assert published_tables(settings) == tables
+
+
+def test_an_export_appended_to_while_it_is_read_waits_for_the_next_run(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_small_world(tmp_path)
+    growing = sorted(settings.paths.exports.iterdir())[-1]
+    last_row = growing.read_bytes().splitlines(keepends=True)[-1]
+    archive_as_the_pipeline_does = pipeline._archive_file
+
+    def archive_while_the_survey_tool_appends(con, file_report, plan, archive_dir, salt):
+        if plan.path == growing:
+            with growing.open("ab") as export:
+                export.write(last_row)
+        return archive_as_the_pipeline_does(con, file_report, plan, archive_dir, salt)
+
+    monkeypatch.setattr(pipeline, "_archive_file", archive_while_the_survey_tool_appends)
+    report = pipeline.ingest_exports(settings, pipeline.new_run(), registry)
+
+    by_name = {f.file_name: f for f in report.files}
+    waiting = by_name[growing.name]
+    assert waiting.status == "waiting"
+    assert waiting.reason == f"{growing.name}: changed while it was read, left for the next run"
+    assert not (settings.archive_dir / f"{waiting.file_sha256}.parquet").exists()
+    assert all(f.status == "staged" for name, f in by_name.items() if name != growing.name)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        staged = con.execute(
+            "select count(*) from ingest_batch where file_sha256 = ?", [waiting.file_sha256]
+        ).fetchall()
+    assert staged == [(0,)]

@@ -3,6 +3,7 @@ re-export, an edited roster), and what a run publishes, for comparing with a cle
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -59,6 +60,15 @@ def published_tables(settings: Settings) -> dict[str, list[tuple]]:
                 f"select {selected} from {quote_identifier(name)} order by all"
             ).fetchall()
     return tables
+
+
+def folder_digest(folder: Path) -> str:
+    """A digest of every file's path and bytes below `folder`."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def cumulative_export(exports: list[Path], path: Path) -> Path:

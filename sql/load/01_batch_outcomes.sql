@@ -1,7 +1,9 @@
 -- What happens to each row of the batch: quarantined (it failed validation, or its file is held
--- back or unreadable: a failure without a row number), repeated (its response came earlier in
--- this batch: in the same file, or in a file before it), already_loaded (its response is in the
--- warehouse already) or loaded.
+-- back or unreadable: a failure without a row number), repeated (its response came in another row
+-- of this batch that wins: the same file's first row, and the newest file's when the newest export
+-- wins, else the first file's), corrected (its response is in the warehouse with other answers:
+-- this version replaces it), already_loaded (its response is in the warehouse, and the version
+-- loaded first is kept) or loaded.
 create or replace temp table batch_outcomes as
 with batch as (
     select file_sha256, source_row, response_key from ingest_batch
@@ -22,13 +24,23 @@ valid as (
     anti join failed_files using (file_sha256)
 ),
 
+files as (
+    select file_sha256, modified_ns from batch_files
+),
+
 sightings as (
     select
         valid.*,
         row_number() over (
-            partition by valid.response_key order by valid.file_sha256, valid.source_row
+            partition by valid.response_key
+            order by
+                -- The newest export wins (when the policy says so); within one, the first row.
+                if(getvariable('reexports_newest'), -files.modified_ns, 0),
+                valid.file_sha256,
+                valid.source_row
         ) as sighting
     from valid
+    inner join files using (file_sha256)
 ),
 
 final as (
@@ -39,7 +51,9 @@ final as (
         case
             when sightings.source_row is null then 'quarantined'
             when sightings.sighting > 1 then 'repeated'
-            when raw_responses.response_key is not null then 'already_loaded'
+            -- Staged although stored: its answers differ (a corrected re-export).
+            when raw_responses.response_key is not null
+                then if(getvariable('reexports_newest'), 'corrected', 'already_loaded')
             else 'loaded'
         end as outcome
     from batch

@@ -1,6 +1,7 @@
 -- One row per export file in the manifest (key: file_sha256): what validation and loading did with
--- it the last time it was read, and how many of its loaded responses the careless-responding rules
--- exclude now.
+-- it the last time it was read, how many of its loaded responses the careless-responding rules
+-- exclude now, how many of them replaced a stored version with other answers, and how many stored
+-- responses it removed (a newer export of the same name that no longer holds them).
 with files as (
     select * from raw_files
 ),
@@ -35,7 +36,9 @@ final as (
         files.rows_repeated,
         files.rows_quarantined,
         files.rows_loaded,
-        coalesce(excluded.rows_excluded, 0) as rows_excluded
+        coalesce(excluded.rows_excluded, 0) as rows_excluded,
+        coalesce(files.rows_corrected, 0) as rows_corrected,
+        coalesce(files.rows_deleted, 0) as rows_deleted
     from files
     left join excluded on excluded.file_sha256 = files.file_sha256
 )

@@ -22,6 +22,8 @@ final as (
         batch_files.rows_already_loaded + coalesce(outcomes.rows_already_loaded, 0)
             as rows_already_loaded,
         coalesce(outcomes.rows_repeated, 0) as rows_repeated,
+        coalesce(outcomes.rows_corrected, 0) as rows_corrected,
+        coalesce(outcomes.rows_deleted, 0) as rows_deleted,
         case when batch_files.status = 'staged' then 'loaded' else batch_files.status end as status,
         batch_files.reason,
         batch_files.archive_path,

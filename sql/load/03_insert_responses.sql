@@ -1,8 +1,0 @@
--- New responses only: a cumulative export's earlier rows are already in the warehouse.
-insert into raw_responses by name
-select
-    ingest_batch.*,
-    getvariable('run_id') as run_id
-from ingest_batch
-inner join batch_outcomes using (file_sha256, source_row)
-where batch_outcomes.outcome = 'loaded'

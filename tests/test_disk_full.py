@@ -1,0 +1,91 @@
+"""A full disk under the output folder (a small tmpfs, mounted by the test as root): the run fails
+with the first cause, "No space left on device (path)", readers keep the last release whole, and
+the next run after space is freed ends equal to a clean run on the same inputs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from resilience.instruments import Registry
+from resilience.settings import load_settings
+from resilience.status import one_line, read_published
+from tests.conftest import run_stages
+from tests.worlds import copy_inputs, folder_digest, make_small_world, published_tables
+
+# Large enough for the small sample's warehouse, archive and two releases.
+VOLUME_SIZE = "96m"
+
+
+@pytest.fixture
+def small_volume(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs of VOLUME_SIZE at tmp_path/out, unmounted afterwards; skipped when it cannot be
+    mounted (not root, or no mount in this sandbox)."""
+    volume = tmp_path / "out"
+    volume.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={VOLUME_SIZE}", "tmpfs", str(volume)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield volume
+    finally:
+        subprocess.run(["umount", "-l", str(volume)], check=False)
+
+
+def fill(volume: Path, leave_bytes: int) -> Path:
+    """A file that takes all of `volume`'s free space but `leave_bytes`."""
+    stats = os.statvfs(volume)
+    filler = volume / "filler"
+    with filler.open("wb") as handle:
+        handle.truncate(0)
+        remaining = max(0, stats.f_bavail * stats.f_frsize - leave_bytes)
+        block = b"\0" * (1 << 20)
+        while remaining > 0:
+            written = handle.write(block[: min(len(block), remaining)])
+            remaining -= written
+    return filler
+
+
+@pytest.mark.parametrize("leave_mb", [0, 3], ids=["full", "nearly-full"])
+def test_a_full_disk_fails_with_its_first_cause_and_the_next_run_recovers(
+    leave_mb: int, tmp_path: Path, small_volume: Path, registry: Registry
+) -> None:
+    project = tmp_path / "site"
+    make_small_world(project)
+    config = project / "resilience.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace('out = "build"', f'out = "{small_volume}"'),
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    last = sorted(settings.paths.exports.iterdir())[-1]
+    held_back = shutil.move(last, tmp_path / last.name)
+    run_stages(settings, registry)
+    release = read_published(settings).release
+    release_digest = folder_digest(settings.releases_dir / release)
+
+    shutil.move(held_back, last)
+    filler = fill(small_volume, leave_mb << 20)
+    with pytest.raises(Exception) as failed:
+        run_stages(settings, registry)
+    reason = one_line(failed.value)
+    assert reason.startswith(f"No space left on device ({small_volume}"), reason
+    assert read_published(settings).release == release
+    assert folder_digest(settings.releases_dir / release) == release_digest
+
+    filler.unlink()
+    run_stages(settings, registry)
+    clean = copy_inputs(settings, tmp_path / "clean")
+    run_stages(clean, registry)
+    assert published_tables(settings) == published_tables(clean)
