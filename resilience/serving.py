@@ -95,6 +95,7 @@ ASSET_SUFFIXES = (".js", ".css")
 STREAM_FROM_BYTES = 1 << 20
 STREAM_CHUNK_BYTES = 256 << 10
 CATALOGUES_KEPT = 4
+GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def _templates() -> Environment:
@@ -595,6 +596,8 @@ def serve(settings: Settings, host: str, port: int, proxy_headers: bool) -> None
         proxy_headers=proxy_headers,
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         server_header=False,
+        # Stopping waits this long for requests in flight, then ends them.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         date_header=True,
         log_level="warning",
         access_log=False,
