@@ -589,16 +589,21 @@ def serve(settings: Settings, host: str, port: int, proxy_headers: bool) -> None
     127.0.0.1 only, or the addresses in FORWARDED_ALLOW_IPS)."""
     import uvicorn
 
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        server_header=False,
-        # Stopping waits this long for requests in flight, then ends them.
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        date_header=True,
-        log_level="warning",
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            server_header=False,
+            # Stopping waits this long for requests in flight, then ends them.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            date_header=True,
+            log_level="warning",
+            access_log=False,
+        )
+    except SystemExit as stopped:
+        # uvicorn exits when it cannot start (its own reason is already on standard error).
+        if stopped.code:
+            raise RuntimeError(f"could not listen on {host}:{port} (in use?)") from None
