@@ -364,3 +364,26 @@ def test_resilience_audit_shows_what_was_served_and_refused(
         "open",
         "leadership.html)",
     ]
+
+
+def test_a_failure_is_answered_500_without_a_stack_trace_and_audited(
+    site: Site, sessions: dict[str, str]
+) -> None:
+    """A release whose analytics file is not a DuckDB file: the server cannot read its teams."""
+    good = site.release_dir()
+    broken = good.with_name(good.name + "-broken")
+    shutil.copytree(good, broken, copy_function=os.link)
+    (broken / "analytics.duckdb").unlink()
+    (broken / "analytics.duckdb").write_text("not a database")
+    publish_release(site.settings, broken.name)
+    try:
+        with site.client(sessions["lee"]) as client:
+            answer = client.get("/teams/T002.html")
+    finally:
+        publish_release(site.settings, good.name)
+    assert answer.status_code == 500
+    assert answer.text == "500 Something went wrong: the error was recorded\n"
+    [(status, outcome, detail)] = site.audit_rows(
+        "release = ?", (broken.name,), columns="status, outcome, detail"
+    )
+    assert (status, outcome) == (500, "error") and "not a valid DuckDB database file" in detail
