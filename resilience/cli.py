@@ -29,6 +29,7 @@ EXIT_USAGE = 2
 EXIT_BUSY = 3
 EXIT_NOT_READY = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 EXIT_CODES_HELP = """\
 exit codes, for a scheduler to act on (the reason is the last line of standard error):
   0    success
@@ -36,7 +37,8 @@ exit codes, for a scheduler to act on (the reason is the last line of standard e
   2    bad command line or configuration, or a file or folder it names is missing
   3    another run holds the output folder: try again later
   4    the exports folder could not be read, even after retries: try again later
-  130  interrupted
+  130  interrupted (SIGINT, Ctrl-C): stopped within seconds, nothing published after it
+  143  terminated (SIGTERM): stopped within seconds, nothing published after it
 
 Run 'resilience COMMAND --help' for the options of one command."""
 
@@ -167,6 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_png_command(commands)
     _add_export_tables_command(commands)
     _add_validate_command(commands)
+    _add_rotate_salt_command(commands)
+    verify = commands.add_parser(
+        "verify",
+        help="check that every loaded export's archive is there, unchanged",
+        description=(
+            "Check every loaded export's archive (<paths.out>/archive): that it exists and holds "
+            "the bytes it was written with (its SHA-256, recorded when it was written). Every run "
+            "does the same before it reads an export, and fails when one is missing or changed. "
+            "Prints one line per problem; exits 1 when there is any. Waits for a running run."
+        ),
+    )
+    verify.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     _add_serve_commands(commands)
     for command_parser in commands.choices.values():
         # So that an unknown option is answered by the command it was given to.
@@ -297,6 +311,64 @@ def _add_validate_command(commands: argparse._SubParsersAction) -> None:
         help="roster CSV: the teams a row may name (default: paths.roster)",
     )
     validate.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _add_rotate_salt_command(commands: argparse._SubParsersAction) -> None:
+    rotate = commands.add_parser(
+        "rotate-salt",
+        help="re-key every stored response from the salt in use to a new one",
+        description=(
+            "Replace the salt that turns source response ids into response keys (after a leak, "
+            "say). Every export in the exports folder is read with the old and the new salt, and "
+            "every stored response and archive is re-keyed in one transaction; published numbers "
+            "do not change. Refused, changing nothing, while a stored response is in no export "
+            "of the folder. A salt kept in the state folder is replaced there; a configured salt "
+            "needs --new-salt-file, and then goes where the configured one is. Holds the run lock."
+        ),
+    )
+    rotate.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    rotate.add_argument(
+        "--new-salt-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the new salt (default: a new random salt in the state folder)",
+    )
+
+
+def _verify(arguments: argparse.Namespace) -> int:
+    import duckdb
+
+    from resilience.integrity import archive_problems
+    from resilience.status import hold_run_lock
+
+    settings = load_settings(arguments.config)
+    if not settings.warehouse_path.exists():
+        raise UsageError(f"no warehouse: {display_path(settings.warehouse_path)}")
+    with (
+        hold_run_lock(settings.run_lock_path, "verify"),
+        duckdb.connect(str(settings.warehouse_path), read_only=True) as con,
+    ):
+        problems = archive_problems(con, settings)
+        [(archives,)] = con.execute(
+            "select count(*) from raw_files where status = 'loaded'"
+        ).fetchall()
+    for problem in problems:
+        print(problem)
+    print(f"{archives - len(problems)} of {archives} archives intact")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _rotate_salt(arguments: argparse.Namespace) -> int:
+    from resilience.instruments import load_registry
+    from resilience.salt import rotate_salt
+
+    settings = load_settings(arguments.config)
+    rotation = rotate_salt(settings, load_registry(), arguments.new_salt_file)
+    print(
+        f"re-keyed {rotation.responses} responses and {rotation.archives} archived exports "
+        f"from {rotation.exports_read} exports; the new salt is in "
+        f"{display_path(rotation.new_salt_file)}: back it up, and destroy the old salt"
+    )
 
 
 def _add_serve_commands(commands: argparse._SubParsersAction) -> None:
@@ -509,6 +581,14 @@ def _audit(arguments: argparse.Namespace) -> int:
 
 
 def _run(arguments: argparse.Namespace) -> int:
+    from resilience.runtime import stop_on_signals
+
+    # From here on, SIGTERM and SIGINT stop the run, its Prefect server and its helpers.
+    with stop_on_signals("resilience run"):
+        return _run_once(arguments)
+
+
+def _run_once(arguments: argparse.Namespace) -> int:
     from resilience.runtime import configure_prefect, prefect_api, startup_timeout_seconds
 
     settings = load_settings(
@@ -631,6 +711,14 @@ def _print_status(status: Status) -> None:
             files = "" if run.files_seen is None else f", {run.files_seen} file(s) seen"
             detail = f"run {run.run_id}{files}" + (f": {run.message}" if run.message else "")
             print(textwrap.fill(detail, width, initial_indent="  ", subsequent_indent="    "))
+    if status.removed_exports:
+        print()
+        removed = (
+            f"Removed after loading: {len(status.removed_exports)} export(s) are no longer in "
+            f"the exports folder (their responses stay loaded; the archive keeps them): "
+            + ", ".join(status.removed_exports)
+        )
+        print(textwrap.fill(removed, width, subsequent_indent="  "))
     print()
     published = status.published
     if published is None:
@@ -771,6 +859,8 @@ COMMANDS = {
     "export-png": _export_png,
     "export-tables": _export_tables,
     "validate": _validate,
+    "rotate-salt": _rotate_salt,
+    "verify": _verify,
     "serve": _serve,
     "users": _users,
     "audit": _audit,

@@ -28,7 +28,6 @@ from rich.console import Console
 from rich.progress import track
 
 from dashboards.model import RunFacts, read_published_tables
-from dashboards.pages import PageLink, write_dashboards
 from dashboards.sources import source_digest
 from resilience.audit import move_journal_into_warehouse
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings
@@ -42,6 +41,8 @@ from resilience.ingest import (
     stage_batch,
 )
 from resilience.instruments import Registry
+from resilience.integrity import archive_path as archive_file
+from resilience.integrity import require_intact_archives, require_warehouse
 from resilience.published import EXPORT_FORMATS, export_tables
 from resilience.quality_report import (
     VALIDATION_PAGE,
@@ -50,7 +51,8 @@ from resilience.quality_report import (
     write_validation_report,
 )
 from resilience.rules import RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
-from resilience.runtime import crash_point
+from resilience.runtime import crash_point, publishing
+from resilience.salt import bound_salt
 from resilience.settings import PROJECT_ROOT, QualitySettings, Settings
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
 from resilience.status import ExportsNotReady, hold_run_lock, one_line
@@ -78,6 +80,7 @@ RELEASE_SOURCE_SUFFIXES = (".py", ".sql", ".j2", ".css", ".js", ".toml")
 
 
 def _open_warehouse(settings: Settings) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    require_warehouse(settings)
     return open_warehouse(settings.warehouse_path, settings.warehouse.duckdb_config())
 
 
@@ -110,6 +113,7 @@ class FileReport:
     # Of rows_loaded, the responses that the careless-responding rules exclude from scoring.
     rows_excluded: int = 0
     archive_path: str | None = None
+    archive_sha256: str | None = None
     column_plan: str = "[]"
 
 
@@ -164,6 +168,8 @@ def recorded_run(settings: Settings, registry: Registry) -> Iterator[RunReport]:
     with hold_run_lock(settings.run_lock_path, report.run_id):
         with _open_warehouse(settings) as con:
             ensure_schema(con, registry)
+            # A run with another salt is refused before it is recorded (raises SaltMismatch).
+            bound_salt(con, settings)
             con.execute(
                 read_sql("runs/start_run.sql"),
                 {"run_id": report.run_id, "started_at": report.started_at.replace(tzinfo=None)},
@@ -229,9 +235,10 @@ def ingest_exports(
     and the file list start empty. `progress` draws a progress bar on standard error."""
     readable, growing = _readable_exports(settings)
     mappings = load_mappings(settings.paths.mappings)
-    salt = settings.response_key_salt()
     with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
+        salt = bound_salt(con, settings)
+        require_intact_archives(con, settings)
         con.execute("delete from ingest_batch")
         con.execute("delete from batch_row_failures")
         # Files whose bytes need no reading again: loaded before, or read earlier in this run.
@@ -335,7 +342,7 @@ def _archive_file(
 ) -> FileReport | _ArchivedExport:
     """Archive the planned export and count its rows, on a connection of its own to `con`'s
     database: the only one that ever holds the `salt`, and only while it archives."""
-    archive_path = archive_dir / f"{plan.sha256}.parquet"
+    archive_path = archive_file(archive_dir, plan.sha256)
     with con.cursor() as archiver:
         set_variables(archiver, {"response_key_salt": salt})
         try:
@@ -364,6 +371,7 @@ def _stage_file(
         file_report.rows_read - file_report.rows_dropped_status - staged
     )
     file_report.archive_path = str(read.archive_path)
+    file_report.archive_sha256 = file_sha256(read.archive_path)
     return file_report
 
 
@@ -636,6 +644,9 @@ def render(settings: Settings, report: RunReport) -> RunReport:
     if report.release_unchanged:
         return report
     crash_point("render")
+    # Plotly and the page templates take a second or two to import: a kept release never loads them.
+    from dashboards.pages import PageLink, write_dashboards
+
     # Copies for BI tools, from the analytics file just written: never from the warehouse.
     for file_format in EXPORT_FORMATS:
         export_tables(
@@ -682,7 +693,8 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
         prune_releases(settings)  # what killed runs left behind
     else:
         crash_point("publish")
-        publish_release(settings, report.release)
+        with publishing():  # not after a signal
+            publish_release(settings, report.release)
     report.outputs = {
         "warehouse": str(settings.warehouse_path),
         "analytics": str(settings.analytics_path),

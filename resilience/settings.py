@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tomllib
@@ -245,30 +246,43 @@ class Settings(BaseSettings):
             "careless_exclusions": list(self.quality.exclude),
         }
 
-    def response_key_salt(self) -> str:
-        """The configured salt, or one generated once and kept private in the state folder."""
+    @property
+    def salt_file(self) -> Path:
+        """Where the generated salt is kept when none is configured."""
+        return self.paths.state / "salt"
+
+    def configured_salt(self) -> str | None:
+        """The configured salt, else the one kept in the state folder; None when there is none
+        (a new one is made only by `response_key_salt`)."""
         if self.privacy.salt is not None:
             return self.privacy.salt.get_secret_value()
-        return _private_secret(self.paths.state / "salt")
+        return self.salt_file.read_text().strip() if self.salt_file.exists() else None
+
+    def response_key_salt(self) -> str:
+        """The configured salt, or one generated once and kept private in the state folder."""
+        if self.privacy.salt is None and not self.salt_file.exists():
+            write_private(self.salt_file, secrets.token_hex(32))
+        salt = self.configured_salt()
+        assert salt is not None  # configured, or just written
+        return salt
 
     def session_secret(self) -> str:
         """The configured session secret, or one generated once and kept in the state folder."""
         if self.serve.session_secret is not None:
             return self.serve.session_secret.get_secret_value()
-        return _private_secret(self.serve_state_dir / "session-secret")
+        path = self.serve_state_dir / "session-secret"
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):  # made by another process meanwhile
+                write_private(path, secrets.token_hex(32))
+        return path.read_text().strip()
 
 
-def _private_secret(path: Path) -> str:
-    """The random secret kept in `path` (readable by its owner alone), made on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # made by another process meanwhile
-            return path.read_text().strip()
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip()
+def write_private(path: Path, text: str) -> None:
+    """Create `path` readable by its owner only (mode 600), holding `text`; it must not exist."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 def _resolve_relative(section: dict, base: Path) -> dict:

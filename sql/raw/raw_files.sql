@@ -21,3 +21,6 @@ create table if not exists raw_files (
 );
 -- Warehouses from before rows_repeated counted those rows as already loaded.
 alter table raw_files add column if not exists rows_repeated bigint default 0;
+-- The SHA-256 of the file's archive as written, checked by every run and by `resilience verify`
+-- (warehouses from before it record none: their archives are checked for presence only).
+alter table raw_files add column if not exists archive_sha256 varchar;
