@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run status test lint format bench sample clean
+.PHONY: run status test lint format bench bench-serving sample clean
 
 $(UV):
 	$(PYTHON) -m venv $(BOOTSTRAP)
@@ -51,6 +51,10 @@ format: $(VENV)/.synced
 ## bench: the pipeline stage by stage on generated exports, against bare DuckDB (python -m benchmarks --help)
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m benchmarks
+
+## bench-serving: resilience serve under 20 signed-in clients and a publish (needs make run first)
+bench-serving: $(VENV)/.synced
+	$(VENV)/bin/python -m benchmarks.serving
 
 ## sample: regenerate the committed sample data
 sample: $(VENV)/.synced
