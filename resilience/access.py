@@ -142,7 +142,7 @@ def may_open(grant: Grant, path: str, catalogue: Catalogue) -> bool:
     if team is not None:
         return may_see_team(grant, team)
     # Any other page of the release (the leadership summary among them) is a leader's alone.
-    return Role.LEADER in grant.roles and path != STATUS_PAGE
+    return Role.LEADER in grant.roles
 
 
 def visible_pages(grant: Grant, catalogue: Catalogue) -> tuple[list[tuple[str, str]], list[Team]]:
