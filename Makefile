@@ -7,6 +7,9 @@ UV := $(BOOTSTRAP)/bin/uv
 CHROMIUM := /usr/bin/chromium
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Compiled once at install: this environment sets PYTHONDONTWRITEBYTECODE, so without it every
+# process (each run, each test worker) compiles Prefect, Great Expectations and pandas again.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: run status test lint format bench bench-serving sample clean
 

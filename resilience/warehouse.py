@@ -135,12 +135,22 @@ def load_seeds(
         ),
     )
     _replace_table(con, "seed_actions", read_action_log(action_log))
-    degrees = list(range(1, T_TABLE_MAX_DF + 1))
-    # SciPy takes a second to import: only a run that builds the models loads it.
-    from scipy import stats
+    if not _holds_t_table(con):
+        # SciPy takes seconds to import: loaded once per warehouse, not on every run.
+        from scipy import stats
 
-    t_table = pd.DataFrame({"df": degrees, "t975": stats.t.ppf(0.975, degrees)})
-    _replace_table(con, "seed_t_critical", t_table)
+        degrees = list(range(1, T_TABLE_MAX_DF + 1))
+        t_table = pd.DataFrame({"df": degrees, "t975": stats.t.ppf(0.975, degrees)})
+        _replace_table(con, "seed_t_critical", t_table)
+
+
+def _holds_t_table(con: duckdb.DuckDBPyConnection) -> bool:
+    [(exists,)] = con.execute(
+        "select count(*) from duckdb_tables() where table_name = 'seed_t_critical'"
+    ).fetchall()
+    return bool(exists) and con.execute(
+        "select count(*) = ? from seed_t_critical", [T_TABLE_MAX_DF]
+    ).fetchone() == (True,)
 
 
 def run_load(con: duckdb.DuckDBPyConnection, run_id: str) -> None:

@@ -123,7 +123,7 @@ def test_a_usage_error_is_one_line_and_exit_2_before_anything_starts(site: Path,
     assert cpu_seconds < 2.0
 
 
-SAMPLE_EXPORT = next((PROJECT_ROOT / "data" / "sample" / "exports").glob("*.csv"))
+SAMPLE_EXPORT = PROJECT_ROOT / "data" / "sample" / "exports" / "staff_survey_2025-05.csv"
 # Each command with the exit code it answers here: status says 1 while nothing is published.
 LIGHT_COMMANDS = {
     "help": (["--help"], 0),
@@ -155,6 +155,16 @@ def test_commands_that_need_no_pipeline_import_neither_prefect_nor_great_expecta
     assert imported_heavy(result) == ""
     if case != "sample":
         assert cpu_seconds < 1.5
+
+
+def test_validate_checks_a_file_with_great_expectations_and_starts_no_prefect_server(
+    site: Path,
+) -> None:
+    config = str(PROJECT_ROOT / "resilience.toml")
+    result, _ = run_command(["validate", "--config", config, str(SAMPLE_EXPORT)], site)
+    assert result.returncode == 0, result.stderr
+    assert "would load: 1000" in result.stdout  # the sample's first wave, every row checked
+    assert imported_heavy(result) == "great_expectations"
 
 
 def test_every_help_shows_its_defaults() -> None:
