@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # process (each run, each test worker) compiles Prefect, Great Expectations and pandas again.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run status test lint format bench sample clean
+.PHONY: run status test lint format bench bench-serving sample clean
 
 $(UV):
 	$(PYTHON) -m venv $(BOOTSTRAP)
@@ -54,6 +54,10 @@ format: $(VENV)/.synced
 ## bench: the pipeline stage by stage on generated exports, against bare DuckDB (python -m benchmarks --help)
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m benchmarks
+
+## bench-serving: resilience serve under 20 signed-in clients and a publish (needs make run first)
+bench-serving: $(VENV)/.synced
+	$(VENV)/bin/python -m benchmarks.serving
 
 ## sample: regenerate the committed sample data
 sample: $(VENV)/.synced

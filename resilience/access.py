@@ -17,6 +17,7 @@ server.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -57,13 +58,18 @@ class Grant:
 
     @classmethod
     def of(
-        cls, roles: list[str] | tuple[str, ...], teams: list[str] = (), units: list[str] = ()
+        cls, roles: Iterable[str], teams: Iterable[str] = (), units: Iterable[str] = ()
     ) -> Grant:
-        """A grant from role names; raises ValueError naming an unknown role."""
-        unknown = sorted(set(roles) - set(ROLES))
+        """A grant from role names; raises ValueError naming an unknown role, or a single name
+        where a list belongs."""
+        for what, names in (("roles", roles), ("teams", teams), ("units", units)):
+            if isinstance(names, str):
+                raise ValueError(f"{what} must be a list, not the text {names!r}")
+        role_names = set(roles)
+        unknown = sorted(role_names - set(ROLES))
         if unknown:
             raise ValueError(f"unknown role(s) {', '.join(unknown)}: one of {', '.join(ROLES)}")
-        return cls(frozenset(Role(role) for role in roles), frozenset(teams), frozenset(units))
+        return cls(frozenset(map(Role, role_names)), frozenset(teams), frozenset(units))
 
     def describe(self) -> str:
         parts = [", ".join(sorted(self.roles)) or "no role"]
@@ -136,7 +142,7 @@ def may_open(grant: Grant, path: str, catalogue: Catalogue) -> bool:
     if team is not None:
         return may_see_team(grant, team)
     # Any other page of the release (the leadership summary among them) is a leader's alone.
-    return Role.LEADER in grant.roles and path != STATUS_PAGE
+    return Role.LEADER in grant.roles
 
 
 def visible_pages(grant: Grant, catalogue: Catalogue) -> tuple[list[tuple[str, str]], list[Team]]:

@@ -502,9 +502,15 @@ def _serve(arguments: argparse.Namespace) -> int:
 
 def _users(arguments: argparse.Namespace) -> int:
     from resilience.access import Grant
-    from resilience.accounts import AccountError, AccountStore
+    from resilience.accounts import ACCOUNTS_FILE, AccountError, AccountStore
 
     settings = load_settings(arguments.config)
+    if arguments.users_action != "add" and not (settings.serve_state_dir / ACCOUNTS_FILE).exists():
+        # Listing or removing writes nothing, not even an empty accounts file.
+        if arguments.users_action == "remove":
+            raise UsageError(f"no user {arguments.username.casefold()}: there are no accounts")
+        print("no accounts yet: add one with 'resilience users add'")
+        return EXIT_OK
     store = AccountStore(settings.serve_state_dir)
     try:
         if arguments.users_action == "add":
@@ -516,8 +522,11 @@ def _users(arguments: argparse.Namespace) -> int:
             store.remove_user(arguments.username)
             print(f"removed {arguments.username.casefold()}")
         else:
-            for account in store.users():
+            accounts = store.users()
+            for account in accounts:
                 print(f"{account.username}\t{account.grant.describe()}\t{account.created_at}")
+            if not accounts:
+                print("no accounts yet: add one with 'resilience users add'")
     except AccountError as error:
         raise UsageError(str(error)) from None
     finally:
@@ -571,6 +580,8 @@ def _audit(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print(json.dumps([asdict(event) for event in events], indent=2, default=str))
         return EXIT_OK
+    if not events:
+        print(f"no events in the last {arguments.days} day(s)")
     for event in events:
         print(
             f"{event.occurred_at:%Y-%m-%d %H:%M:%S}  {event.status}  {event.outcome:<14}  "

@@ -208,7 +208,7 @@ def start_sign_in(request: Request) -> Response:
     except (SignInRefused, httpx.HTTPError, ValueError, KeyError) as error:
         note_for_audit(request, detail=f"single sign-on: provider unusable: {error}"[:300])
         return site.message(
-            request, 502, "Not signed in", "Single sign-on is not reachable: try later.", None
+            502, "Not signed in", "Single sign-on is not reachable: try later.", None
         )
     pending["next"] = safe_next(request.query_params.get("next"))
     pending["until"] = str(int(time.time()) + PENDING_SECONDS)
@@ -241,14 +241,14 @@ def finish_sign_in(request: Request) -> Response:
     except (SignInRefused, httpx.HTTPError, ValueError, KeyError) as error:
         note_for_audit(request, outcome="sign-in failed", detail=f"single sign-on: {error}"[:300])
         return site.message(
-            request, 403, "Not signed in", "Single sign-on did not succeed: try again.", None
+            403, "Not signed in", "Single sign-on did not succeed: try again.", None
         )
     if not grant.roles:
         note_for_audit(
             request, username=username, detail="single sign-on: no role for this account"
         )
         return site.message(
-            request, 403, "No access", "Your account has no access to these dashboards.", None
+            403, "No access", "Your account has no access to these dashboards.", None
         )
     response = site.sign_in_response(
         request, site.start_session(username, "oidc", grant), pending["next"]

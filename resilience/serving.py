@@ -40,6 +40,7 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dashboards.paths import INDEX_PAGE
 from resilience.access import (
     ANALYTICS_DOWNLOAD,
     STATUS_PAGE,
@@ -94,6 +95,7 @@ ASSET_SUFFIXES = (".js", ".css")
 STREAM_FROM_BYTES = 1 << 20
 STREAM_CHUNK_BYTES = 256 << 10
 CATALOGUES_KEPT = 4
+GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def _templates() -> Environment:
@@ -109,7 +111,7 @@ def published_release(settings: Settings) -> tuple[str, Path] | None:
     None when nothing is published."""
     try:
         target = os.readlink(settings.current_release)
-    except (FileNotFoundError, OSError):
+    except OSError:
         return None
     folder = settings.current_release.parent / target
     return (folder.name, folder) if folder.is_dir() else None
@@ -180,9 +182,7 @@ class SiteState:
             self.templates.get_template(f"site/{template}").render(**context), status
         )
 
-    def message(
-        self, request: Request, status: int, title: str, text: str, session: Session | None
-    ) -> HTMLResponse:
+    def message(self, status: int, title: str, text: str, session: Session | None) -> HTMLResponse:
         return self.render(
             "message.html.j2",
             status,
@@ -230,7 +230,11 @@ def note_for_audit(request: Request, **fields: str | None) -> None:
 
 
 def _sign_in_page(
-    site: SiteState, request: Request, status: int = 200, message: str | None = None
+    site: SiteState,
+    request: Request,
+    next_path: str | None,
+    status: int = 200,
+    message: str | None = None,
 ) -> HTMLResponse:
     binding = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = site.render(
@@ -238,8 +242,7 @@ def _sign_in_page(
         status,
         message=message,
         csrf_token=site.csrf_token(binding),
-        next_path=safe_next(request.query_params.get("next") or request.state.next_path),
-        local_accounts=True,
+        next_path=safe_next(next_path),
         single_sign_on=site.oidc is not None,
     )
     response.set_cookie(
@@ -253,8 +256,7 @@ def _sign_in_page(
 
 
 async def sign_in_form(request: Request) -> Response:
-    request.state.next_path = "/"
-    return _sign_in_page(request.app.state.site, request)
+    return _sign_in_page(request.app.state.site, request, request.query_params.get("next"))
 
 
 async def _form(request: Request) -> dict[str, str] | None:
@@ -271,15 +273,16 @@ async def _form(request: Request) -> dict[str, str] | None:
 
 async def sign_in(request: Request) -> Response:
     site: SiteState = request.app.state.site
-    request.state.next_path = "/"
     form = await _form(request)
     if form is None:
         note_for_audit(request, detail="form too large or malformed")
-        return site.message(request, 400, "Bad request", "The form could not be read.", None)
-    request.state.next_path = form.get("next", "/")
+        return site.message(400, "Bad request", "The form could not be read.", None)
+    next_path = form.get("next")
     if not site.csrf_holds(request.cookies.get(CSRF_COOKIE), form.get("csrf_token")):
         note_for_audit(request, detail="CSRF token missing or wrong")
-        return _sign_in_page(site, request, 403, "The form had expired: please sign in again.")
+        return _sign_in_page(
+            site, request, next_path, 403, "The form had expired: please sign in again."
+        )
     username = form.get("username", "").strip().casefold()[:128]
     address = request.client.host if request.client else "unknown"
     keys = [f"account:{username}", f"address:{address}"]
@@ -290,6 +293,7 @@ async def sign_in(request: Request) -> Response:
         return _sign_in_page(
             site,
             request,
+            next_path,
             429,
             f"Too many failed sign-ins: try again in {serve.lockout_minutes} minutes.",
         )
@@ -306,7 +310,7 @@ async def sign_in(request: Request) -> Response:
                 site.accounts.record_failure, key, limit, serve.lockout_minutes * 60
             )
         note_for_audit(request, outcome="sign-in failed", detail="wrong user name or password")
-        return _sign_in_page(site, request, 401, "Wrong user name or password.")
+        return _sign_in_page(site, request, next_path, 401, "Wrong user name or password.")
     await run_in_threadpool(site.accounts.clear_failures, keys[0])
     session = await run_in_threadpool(site.start_session, username, "local", grant)
     return site.sign_in_response(request, session, form.get("next", "/"))
@@ -322,7 +326,7 @@ async def sign_out(request: Request) -> Response:
         or not site.csrf_holds(session.token, form.get("csrf_token"))
     ):
         note_for_audit(request, detail="sign-out without a session or its CSRF token")
-        return site.message(request, 403, "Not signed out", "That request was refused.", session)
+        return site.message(403, "Not signed out", "That request was refused.", session)
     site.accounts.end_session(session.token)
     note_for_audit(request, username=session.username, outcome="signed out")
     response = RedirectResponse("/login", status_code=303)
@@ -336,7 +340,7 @@ def page(request: Request) -> Response:
     relative = served_path(request.scope.get("raw_path") or request.url.path.encode())
     if relative is None:
         note_for_audit(request, detail="not a path this server serves")
-        return site.message(request, 400, "Bad request", "That address is not valid here.", None)
+        return site.message(400, "Bad request", "That address is not valid here.", None)
     session = site.session_of(request)
     if session is None:
         note_for_audit(request, detail="not signed in")
@@ -345,18 +349,14 @@ def page(request: Request) -> Response:
     published = published_release(site.settings)
     if published is None:
         note_for_audit(request, detail="nothing is published")
-        return site.message(
-            request, 404, "Nothing published yet", "No release is published yet.", session
-        )
+        return site.message(404, "Nothing published yet", "No release is published yet.", session)
     release, release_dir = published
     note_for_audit(request, release=release)
     catalogue = site.catalogue(release, release_dir)
     if not may_open(session.grant, relative, catalogue):
         note_for_audit(request, detail=f"role does not open {relative}")
-        return site.message(
-            request, 403, "Not allowed", "Your account may not open this page.", session
-        )
-    if relative in ("", "index.html"):
+        return site.message(403, "Not allowed", "Your account may not open this page.", session)
+    if relative in ("", INDEX_PAGE):
         pages, teams = visible_pages(session.grant, catalogue)
         index = site.render(
             "index.html.j2",
@@ -396,7 +396,7 @@ def _file_response(
         handle = None
     if path is None or handle is None:
         note_for_audit(request, detail="no such file in the release")
-        return site.message(request, 404, "Not found", "There is no such page.", session)
+        return site.message(404, "Not found", "There is no such page.", session)
     status = os.fstat(handle.fileno())
     etag = f'"{status.st_ino:x}-{status.st_size:x}-{status.st_mtime_ns:x}"'
     headers = {"etag": etag, "x-release": release, "content-length": str(status.st_size)}
@@ -589,14 +589,21 @@ def serve(settings: Settings, host: str, port: int, proxy_headers: bool) -> None
     127.0.0.1 only, or the addresses in FORWARDED_ALLOW_IPS)."""
     import uvicorn
 
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        server_header=False,
-        date_header=True,
-        log_level="warning",
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            server_header=False,
+            # Stopping waits this long for requests in flight, then ends them.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            date_header=True,
+            log_level="warning",
+            access_log=False,
+        )
+    except SystemExit as stopped:
+        # uvicorn exits when it cannot start (its own reason is already on standard error).
+        if stopped.code:
+            raise RuntimeError(f"could not listen on {host}:{port} (in use?)") from None

@@ -146,6 +146,8 @@ class OidcSettings(BaseModel):
     def _client_with_issuer(self) -> OidcSettings:
         if self.issuer and not self.client_id:
             raise ValueError("serve.oidc.issuer is set without serve.oidc.client_id")
+        if "openid" not in self.scopes:
+            raise ValueError("serve.oidc.scopes must include openid")
         return self
 
 

@@ -137,3 +137,6 @@ def test_grants_from_an_access_file(tmp_path: Path) -> None:
     access.write_text('["x@example.org"]\nroles = ["owner"]\n', encoding="utf-8")
     with pytest.raises(AccessFileError, match=r"x@example\.org: unknown role"):
         read_access_file(access)
+    access.write_text('["x@example.org"]\nroles = ["manager"]\nteams = "T1"\n', encoding="utf-8")
+    with pytest.raises(AccessFileError, match="teams must be a list"):
+        read_access_file(access)

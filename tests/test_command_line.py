@@ -96,6 +96,13 @@ USAGE_ERRORS = {
     "sample: one wave": (["sample", "--waves", "1", "--out", "sample"], "--waves"),
     "sample: not a number": (["sample", "--teams", "many", "--out", "sample"], "'many'"),
     "export-tables: unknown format": (["export-tables", "--format", "xls"], "xls"),
+    "serve: port not a number": (["serve", "--port", "web"], "'web'"),
+    "users add: unknown role": (["users", "add", "mia", "--role", "owner"], "owner"),
+    "users remove: no such account": (
+        ["users", "remove", "nobody", "--config", "resilience.toml"],
+        "nobody",
+    ),
+    "audit: days below 1": (["audit", "--days", "0"], "--days"),
 }
 
 
@@ -127,6 +134,9 @@ LIGHT_COMMANDS = {
         0,
     ),
     "status": (["status", "--config", "resilience.toml"], 1),
+    "serve --help": (["serve", "--help"], 0),
+    "users list": (["users", "list", "--config", "resilience.toml"], 0),
+    "audit": (["audit", "--config", "resilience.toml"], 0),
     "sample": (
         ["sample", "--responses", "60", "--teams", "4", "--waves", "2", "--out", "sample"],
         0,

@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 
@@ -20,7 +19,14 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from resilience.settings import PROJECT_ROOT
 from tests.conftest import SampleRun, free_port, wait_until
-from tests.site_server import MANAGED_TEAM, Site, make_site_project, published_teams, running_site
+from tests.site_server import (
+    MANAGED_TEAM,
+    Site,
+    make_site_project,
+    published_teams,
+    running_site,
+    stop,
+)
 
 PROVIDER_DIR = PROJECT_ROOT / "tests" / "oidc"
 NODE = shutil.which("node")
@@ -72,9 +78,7 @@ def openid_provider(port: int, redirect_uri: str) -> Iterator[str]:
         wait_until(discoverable, timeout=60, what="the OpenID provider", interval=0.1)
         yield issuer
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        stop(process)
 
 
 @pytest.fixture(scope="module")
