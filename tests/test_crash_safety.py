@@ -236,23 +236,11 @@ def group_is_empty(pgid: int) -> bool | None:
     return None
 
 
-@pytest.mark.parametrize("trial", range(SIGNAL_TRIALS))
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_stops_the_run_within_seconds_and_nothing_is_published_after_it(
-    signum: signal.Signals,
-    trial: int,
-    baseline: Baseline,
-    uninterrupted_run: Uninterrupted,
-    tmp_path: Path,
-) -> None:
-    config, settings = copy_of(baseline, tmp_path / "project")
-    # Within the part of a run after its start (its imports take part of the whole run's time).
-    moment = random.Random(f"{signum.name}-{trial}").uniform(0, 0.7 * uninterrupted_run.seconds)
-    # Half the runs start Prefect's temporary server (the first SIGTERM run among them), half
-    # report to the session's server.
-    temporary_server = (trial + (signum == signal.SIGINT)) % 2 == 0
-    api_url = None if temporary_server else baseline.prefect_api_url
-    log = tmp_path / "run.log"
+def signalled_run(
+    config: Path, log: Path, api_url: str | None, signum: signal.Signals, moment: float
+) -> int | None:
+    """`resilience run` sent `signum` `moment` seconds after it started: its exit code once every
+    process of its group has ended (within STOP_WITHIN_SECONDS), or None when it ended first."""
     with log.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "resilience", "run", "--config", str(config)],
@@ -264,7 +252,8 @@ def test_a_signal_stops_the_run_within_seconds_and_nothing_is_published_after_it
         try:
             wait_until(lambda: handles(process.pid, signum), 60, "the run to start", 0.01)
             time.sleep(moment)
-            assert process.poll() is None, f"the run ended before the signal at {moment:.1f} s"
+            if process.poll() is not None:
+                return None
             process.send_signal(signum)
             signalled = time.monotonic()
             code = process.wait(timeout=STOP_WITHIN_SECONDS)
@@ -274,9 +263,38 @@ def test_a_signal_stops_the_run_within_seconds_and_nothing_is_published_after_it
                 "every process of the run's group to end",
                 0.05,
             )
+            return code
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("trial", range(SIGNAL_TRIALS))
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_run_within_seconds_and_nothing_is_published_after_it(
+    signum: signal.Signals,
+    trial: int,
+    baseline: Baseline,
+    uninterrupted_run: Uninterrupted,
+    tmp_path: Path,
+) -> None:
+    # Within the part of a run after its start (its imports take part of the whole run's time).
+    moment = random.Random(f"{signum.name}-{trial}").uniform(0, 0.7 * uninterrupted_run.seconds)
+    # Half the runs start Prefect's temporary server (the first SIGTERM run among them), half
+    # report to the session's server.
+    temporary_server = (trial + (signum == signal.SIGINT)) % 2 == 0
+    api_url = None if temporary_server else baseline.prefect_api_url
+    # A run can be quicker than the uninterrupted one was (the machine less busy): one that ended
+    # before its signal is tried again on a fresh copy, signalled twice as early.
+    for attempt in range(4):
+        config, settings = copy_of(baseline, tmp_path / f"attempt-{attempt}")
+        log = tmp_path / f"attempt-{attempt}.log"
+        code = signalled_run(config, log, api_url, signum, moment)
+        if code is not None:
+            break
+        moment /= 2
+    else:
+        pytest.fail(f"every run ended before its {signum.name}, the last at {moment * 2:.1f} s")
 
     where = f"{signum.name} at {moment:.1f} s (temporary server: {temporary_server})"
     assert code == 128 + signum, f"{where}: exit {code}\n{log.read_text()}"
