@@ -64,6 +64,31 @@ def _at_least(minimum: int, why: str = "") -> Callable[[str], int]:
     return parse
 
 
+def _add_reading_options(parser: argparse.ArgumentParser) -> None:
+    """The site inputs that decide how an export is read: every command that reads one takes
+    them, so that `run`, `validate` and `inspect` read a file alike."""
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        metavar="FILE",
+        help="roster CSV: teams (id, name, optional aliases) and headcount per wave "
+        "(default: paths.roster)",
+    )
+    parser.add_argument(
+        "--mappings",
+        type=Path,
+        metavar="DIR",
+        help="folder of mapping TOML files, one per survey source (default: paths.mappings)",
+    )
+    parser.add_argument(
+        "--waves",
+        type=Path,
+        metavar="FILE",
+        help="fieldwork windows CSV 'wave,opens,closes': a response without a wave column is in "
+        "the window holding its date (default: paths.waves, and [quality.waves])",
+    )
+
+
 def _add_path_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     parser.add_argument(
@@ -72,11 +97,12 @@ def _add_path_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="folder of survey exports to ingest (default: paths.exports of the configuration)",
     )
+    _add_reading_options(parser)
     parser.add_argument(
-        "--roster",
+        "--actions",
         type=Path,
         metavar="FILE",
-        help="roster CSV: teams and headcount per wave (default: paths.roster)",
+        help="leaders' action log CSV 'team_id,date,action' (default: paths.actions)",
     )
     parser.add_argument(
         "--out",
@@ -157,14 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("file", type=Path, help="the export file")
     inspect.add_argument(
-        "--config", type=Path, metavar="FILE", help=CONFIG_HELP + "; its mappings are used"
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=CONFIG_HELP + "; its mappings, roster and wave windows are used",
     )
+    _add_reading_options(inspect)
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_status_command(commands)
     _add_schedule_command(commands)
     _add_export_png_command(commands)
     _add_export_tables_command(commands)
     _add_validate_command(commands)
+    _add_init_command(commands)
     for command_parser in commands.choices.values():
         # So that an unknown option is answered by the command it was given to.
         command_parser.set_defaults(command_parser=command_parser)
@@ -287,20 +318,43 @@ def _add_validate_command(commands: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help=CONFIG_HELP + "; its mappings, roster, wave windows and held-back share are used",
     )
-    validate.add_argument(
-        "--roster",
-        type=Path,
-        metavar="FILE",
-        help="roster CSV: the teams a row may name (default: paths.roster)",
-    )
+    _add_reading_options(validate)
     validate.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _add_init_command(commands: argparse._SubParsersAction) -> None:
+    init = commands.add_parser(
+        "init",
+        help="start a site folder: configuration, empty exports and mappings, templates",
+        description=(
+            "Write a site folder: resilience.toml with every path inside the folder, empty "
+            "exports/ and mappings/ folders, roster.csv and waves.csv templates (headers only), "
+            "and an empty action log. Nothing is overwritten: an existing configuration stops it. "
+            "Next: put an export in exports/, draft its mapping with 'resilience map', fill in "
+            "the roster and waves, and run 'resilience run --config DIR/resilience.toml'."
+        ),
+    )
+    init.add_argument("directory", type=Path, metavar="DIR", help="the site folder (made if new)")
+
+
+def _init(arguments: argparse.Namespace) -> int:
+    from resilience.site_folder import create_site
+
+    for path in create_site(arguments.directory):
+        print(display_path(path) + ("/" if path.is_dir() else ""))
+    return EXIT_OK
 
 
 def _run(arguments: argparse.Namespace) -> int:
     from resilience.runtime import configure_prefect, prefect_api, startup_timeout_seconds
 
     settings = load_settings(
-        arguments.config, exports=arguments.exports, roster=arguments.roster, out=arguments.out
+        arguments.config,
+        exports=arguments.exports,
+        roster=arguments.roster,
+        out=arguments.out,
+        **_reading_paths(arguments),
+        actions=arguments.actions,
     )
     require_run_inputs(settings)
     configure_prefect(settings)
@@ -320,6 +374,9 @@ def _run(arguments: argparse.Namespace) -> int:
                 exports=str(arguments.exports) if arguments.exports else None,
                 roster=str(arguments.roster) if arguments.roster else None,
                 out=str(arguments.out) if arguments.out else None,
+                mappings=str(arguments.mappings) if arguments.mappings else None,
+                waves=str(arguments.waves) if arguments.waves else None,
+                actions=str(arguments.actions) if arguments.actions else None,
                 progress=sys.stderr.isatty(),
             )
     _print_run_summary(report)
@@ -355,14 +412,24 @@ def _sample(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _reading_paths(arguments: argparse.Namespace) -> dict[str, Path | None]:
+    return {"mappings": arguments.mappings, "waves": arguments.waves}
+
+
 def _inspect(arguments: argparse.Namespace) -> int:
-    settings = load_settings(arguments.config)
+    settings = load_settings(arguments.config, roster=arguments.roster, **_reading_paths(arguments))
     _require_export(arguments.file)
     from resilience.formats import load_mappings
     from resilience.inspection import inspect_export, inspection_text
     from resilience.instruments import load_registry
+    from resilience.site import reading_rules
 
-    result = inspect_export(arguments.file, load_mappings(settings.paths.mappings), load_registry())
+    result = inspect_export(
+        arguments.file,
+        load_mappings(settings.paths.mappings),
+        load_registry(),
+        reading_rules(settings),
+    )
     if arguments.json:
         print(json.dumps(result, indent=2))
     else:
@@ -487,7 +554,7 @@ def _export_tables(arguments: argparse.Namespace) -> int:
 
 
 def _validate(arguments: argparse.Namespace) -> int:
-    settings = load_settings(arguments.config, roster=arguments.roster)
+    settings = load_settings(arguments.config, roster=arguments.roster, **_reading_paths(arguments))
     _require_export(arguments.file)
     if not settings.paths.roster.is_file():
         raise UsageError(f"roster not found: {display_path(settings.paths.roster)}")
@@ -495,9 +562,13 @@ def _validate(arguments: argparse.Namespace) -> int:
     from resilience.pipeline import validate_file
 
     file_report, cells = validate_file(arguments.file, settings, load_registry())
-    outcome = {"loaded": "would load", "held_back": "would be held back"}.get(
-        file_report.status, "cannot be read"
-    )
+    # A file recognised as an export but blocked (no team column, say) was read: `inspect`
+    # shows its rows. Only a file with no recognised format cannot be read.
+    outcome = {
+        "loaded": "would load",
+        "held_back": "would be held back",
+        "quarantined": "cannot be loaded" if file_report.format else "cannot be read",
+    }.get(file_report.status, file_report.status)
     counts = {
         "rows read": file_report.rows_read,
         "previews, tests, spam dropped": file_report.rows_dropped_status,
@@ -559,6 +630,7 @@ COMMANDS = {
     "export-png": _export_png,
     "export-tables": _export_tables,
     "validate": _validate,
+    "init": _init,
 }
 
 

@@ -26,6 +26,15 @@ Mapping files (one TOML per survey source, in the mappings folder)::
     [free_text]                         # optional: free-text columns to keep, as text_<name>
     "Q11" = "text_support_wishes"       # columns; every other free-text column is dropped
 
+    missing_answers = ["Skipped"]       # optional: more answers meaning "not answered", beside
+                                        # each instrument's own (resilience/instruments.py)
+    wave = "2026-01"                    # optional: every response of these files is in this wave
+    wave_from_file = "_(\\d{4}-\\d{2})"  # optional: or the wave is the part of the file name
+                                        # this regular expression's first group finds
+
+Without a wave column, `wave` or `wave_from_file`, a response's wave is the fieldwork window
+(`paths.waves`, `[quality.waves]`) holding its recorded date.
+
 A recode table replaces the item's plain codes: with `[answers.proqol]`, only its keys and the
 instrument's answer labels are accepted, so a stray "3" is not mistaken for code 3. Column names
 that occur twice in one export are told apart as `name`, `name.1`, `name.2`, ...
@@ -513,9 +522,26 @@ class SourceMapping:
     free_text: Mapping[str, str] = field(default_factory=dict)
     """Export column -> the `text_<name>` column it is kept as."""
     dictionary: Path | None = None
+    missing_answers: tuple[str, ...] = ()
+    """Answers meaning "not answered" in this source, beside the instruments' own."""
+    wave: str | None = None
+    """The wave of every response in the source's files."""
+    wave_from_file: str | None = None
+    """A regular expression whose first group, found in the file name, is the wave."""
+    path: Path | None = None
+    """The mapping file."""
 
     def applies_to(self, path: Path) -> bool:
         return fnmatch.fnmatch(path.name, self.match)
+
+    def file_wave(self, path: Path) -> str | None:
+        """The wave the mapping gives every response of `path`, if it gives one."""
+        if self.wave is not None:
+            return self.wave
+        if self.wave_from_file is None:
+            return None
+        found = re.search(self.wave_from_file, path.name)
+        return found.group(1) if found else None
 
 
 def _string_table(data: object, where: str) -> dict[str, str]:
@@ -549,6 +575,22 @@ def _mapping_from_toml(path: Path) -> SourceMapping:
     dictionary = data.get("dictionary")
     if dictionary is not None and not (path.parent / str(dictionary)).is_file():
         raise MappingError(f"{path.name}: dictionary file {dictionary!r} not found")
+    missing = data.get("missing_answers", [])
+    if not isinstance(missing, list):
+        raise MappingError(f"{path.name}: 'missing_answers' must be a list")
+    for key in ("wave", "wave_from_file"):
+        if key in data and not isinstance(data[key], str):
+            raise MappingError(f"{path.name}: '{key}' must be given as text")
+    pattern = data.get("wave_from_file")
+    if pattern is not None:
+        try:
+            groups = re.compile(pattern).groups
+        except re.error as error:
+            raise MappingError(
+                f"{path.name}: 'wave_from_file' is no regular expression ({error})"
+            ) from error
+        if groups < 1:
+            raise MappingError(f"{path.name}: 'wave_from_file' needs a (group) around the wave")
     return SourceMapping(
         source=data["source"],
         match=data["match"],
@@ -556,6 +598,10 @@ def _mapping_from_toml(path: Path) -> SourceMapping:
         answers={key: {str(k): v for k, v in table.items()} for key, table in answers.items()},
         free_text=free_text,
         dictionary=(path.parent / str(dictionary)).resolve() if dictionary else None,
+        missing_answers=tuple(str(answer) for answer in missing),
+        wave=data.get("wave"),
+        wave_from_file=pattern,
+        path=path,
     )
 
 

@@ -50,7 +50,8 @@ from resilience.quality_report import (
 )
 from resilience.rules import RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
 from resilience.runtime import crash_point
-from resilience.settings import PROJECT_ROOT, QualitySettings, Settings
+from resilience.settings import PROJECT_ROOT, QualitySettings, Settings, WaveWindow
+from resilience.site import ReadingRules, reading_rules
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
 from resilience.status import ExportsNotReady, hold_run_lock, one_line
 from resilience.warehouse import (
@@ -126,6 +127,8 @@ class RunReport:
     release: str | None = None
     publication_fingerprint: str | None = None
     release_unchanged: bool = False
+    # Action-log teams that are not on the roster, with their actions: not published.
+    actions_off_roster: dict[str, int] = field(default_factory=dict)
 
     def total(self, attribute: str) -> int:
         return sum(getattr(report, attribute) for report in self.files)
@@ -228,11 +231,12 @@ def ingest_exports(
     and the file list start empty. `progress` draws a progress bar on standard error."""
     readable, growing = _readable_exports(settings)
     mappings = load_mappings(settings.paths.mappings)
+    rules = reading_rules(settings)
     salt = settings.response_key_salt()
     with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
-        con.execute("delete from ingest_batch")
-        con.execute("delete from batch_row_failures")
+        for batch_table in ("ingest_batch", "batch_row_failures", "batch_unanswered"):
+            con.execute(f"delete from {batch_table}")
         # Files whose bytes need no reading again: loaded before, or read earlier in this run.
         known = {
             row[0]: "already loaded"
@@ -249,7 +253,7 @@ def ingest_exports(
             reads: list[tuple[Path, FileReport, Future[FileReport | _ArchivedExport] | None]] = []
             for path in readable:
                 with _exports_not_ready_on_os_error(path):
-                    file_report, plan = _plan_file(path, registry, mappings, known)
+                    file_report, plan = _plan_file(path, registry, mappings, known, rules)
                 archiving = None
                 if plan is not None:
                     known[plan.sha256] = f"same content as {path.name}"
@@ -267,7 +271,7 @@ def ingest_exports(
             ):
                 with _exports_not_ready_on_os_error(path):
                     if archiving is not None:
-                        file_report = _stage_file(con, archiving.result(), registry)
+                        file_report = _stage_file(con, archiving.result(), registry, rules)
                 files.append(file_report)
                 crash_point("ingest")
         finally:
@@ -297,13 +301,17 @@ class _ArchivedExport:
 
 
 def _plan_file(
-    path: Path, registry: Registry, mappings: list[SourceMapping], known: dict[str, str]
+    path: Path,
+    registry: Registry,
+    mappings: list[SourceMapping],
+    known: dict[str, str],
+    rules: ReadingRules,
 ) -> tuple[FileReport, ExportPlan | None]:
     """The file's report so far, and its plan if it is to be archived: not when its content is
     `known` (skipped), nor when it cannot be read as an export or a problem blocks it
     (quarantined)."""
     try:
-        plan = plan_export(path, mappings, registry)
+        plan = plan_export(path, mappings, registry, rules)
     except UnreadableExport as error:
         return FileReport(
             path.name, file_sha256(path), status="quarantined", reason=str(error)
@@ -348,7 +356,10 @@ def _archive_file(
 
 
 def _stage_file(
-    con: duckdb.DuckDBPyConnection, read: FileReport | _ArchivedExport, registry: Registry
+    con: duckdb.DuckDBPyConnection,
+    read: FileReport | _ArchivedExport,
+    registry: Registry,
+    rules: ReadingRules,
 ) -> FileReport:
     """Stage an archived export into `ingest_batch`; a file that could not be archived is
     reported as it is."""
@@ -356,7 +367,7 @@ def _stage_file(
         return read
     file_report = read.report
     try:
-        staged = stage_batch(con, read.plan, read.archive_path, registry)
+        staged = stage_batch(con, read.plan, read.archive_path, registry, rules)
     except (UnreadableExport, duckdb.Error) as error:
         return _quarantined(file_report, read.plan, error)
     file_report.rows_already_loaded = (
@@ -379,19 +390,28 @@ def _ingest_file(
     salt: str,
     registry: Registry,
     mappings: list[SourceMapping],
+    rules: ReadingRules,
 ) -> FileReport:
     """One export planned, archived and staged, in turn."""
-    file_report, plan = _plan_file(path, registry, mappings, known={})
+    file_report, plan = _plan_file(path, registry, mappings, {}, rules)
     if plan is None:
         return file_report
-    return _stage_file(con, _archive_file(con, file_report, plan, archive_dir, salt), registry)
+    archived = _archive_file(con, file_report, plan, archive_dir, salt)
+    return _stage_file(con, archived, registry, rules)
 
 
 def validate(settings: Settings, report: RunReport, registry: Registry) -> RunReport:
     """Run the batch checkpoint: failing rows go to `batch_row_failures`, and a file with too many
     of them is held back whole."""
     with _open_warehouse(settings) as con:
-        return check_batch(con, report, registry, settings.paths.roster, settings.quality)
+        return check_batch(
+            con,
+            report,
+            registry,
+            settings.paths.roster,
+            settings.quality,
+            reading_rules(settings).wave_windows,
+        )
 
 
 def check_batch(
@@ -400,6 +420,7 @@ def check_batch(
     registry: Registry,
     roster_path: Path,
     quality: QualitySettings,
+    wave_windows: dict[str, WaveWindow] | None = None,
 ) -> RunReport:
     """Validate `ingest_batch` on `con` and record in `batch_row_failures` every failing row, and
     one whole-file entry per file that could not be read or is held back. A file whose share of
@@ -410,7 +431,11 @@ def check_batch(
         # Great Expectations takes seconds to import: a night with nothing new never loads it.
         from resilience.validation import batch_relations, held_back_files, validate_batch
 
-        relations = batch_relations(registry, roster_team_ids(con, roster_path), quality.waves)
+        relations = batch_relations(
+            registry,
+            roster_team_ids(con, roster_path),
+            quality.waves if wave_windows is None else wave_windows,
+        )
         validation = validate_batch(con, relations)
         if validation.errors:
             raise ValidationError(
@@ -507,6 +532,7 @@ def validate_file(
     is 0, and rows_repeated counts the rows repeated within the file.
     """
     report = new_run()
+    rules = reading_rules(settings)
     with duckdb.connect() as con, tempfile.TemporaryDirectory() as scratch:
         ensure_schema(con, registry)
         scratch_paths = settings.paths.model_copy(update={"out": Path(scratch)})
@@ -518,9 +544,12 @@ def validate_file(
                 secrets.token_hex(32),
                 registry,
                 load_mappings(settings.paths.mappings),
+                rules,
             )
         ]
-        check_batch(con, report, registry, settings.paths.roster, settings.quality)
+        check_batch(
+            con, report, registry, settings.paths.roster, settings.quality, rules.wave_windows
+        )
         load_batch(con, report)
         cells = con.execute(
             "select source_row, column_name, rule, value from quarantine "
@@ -622,6 +651,9 @@ def render(settings: Settings, report: RunReport) -> RunReport:
             build_candidate(con, release / settings.analytics_path.name)
             published_checks = mart_relations(con, settings.privacy.min_group_size)
         validation = read_validation_state(con)
+        report.actions_off_roster = dict(
+            con.execute(read_sql("quality/actions_off_roster.sql")).fetchall()
+        )
     excluded = {outcome.file_sha256: outcome.rows_excluded for outcome in validation.files}
     for file_report in report.with_status("loaded"):
         file_report.rows_excluded = excluded.get(file_report.file_sha256, 0)

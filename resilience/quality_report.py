@@ -55,6 +55,16 @@ class RuleCount:
 
 
 @dataclass(frozen=True)
+class UnansweredItem:
+    """How often an item of a file was left unanswered, and the answers that said so."""
+
+    item_id: str
+    answers: int
+    answers_given: str
+    """Each answer that meant "not answered" with its count, such as "n/a 3, blank 2"."""
+
+
+@dataclass(frozen=True)
 class FileOutcome:
     """One export as it was last read: its counts, and why rows or the file were set aside."""
 
@@ -73,6 +83,7 @@ class FileOutcome:
     cells: tuple[QuarantinedCell, ...]
     """The first CELLS_SHOWN_PER_FILE quarantined cells."""
     cells_total: int
+    unanswered: tuple[UnansweredItem, ...] = ()
 
     @property
     def balances(self) -> bool:
@@ -120,6 +131,11 @@ def read_validation_state(con: duckdb.DuckDBPyConnection) -> ValidationState:
         read_sql("quality/quarantine_rules.sql")
     ).fetchall():
         rule_counts.setdefault(sha, []).append(RuleCount(column, rule, count))
+    unanswered: dict[str, list[UnansweredItem]] = {}
+    for sha, item_id, answers, answers_given in con.execute(
+        read_sql("quality/unanswered_items.sql")
+    ).fetchall():
+        unanswered.setdefault(sha, []).append(UnansweredItem(item_id, int(answers), answers_given))
     outcomes = con.execute(read_sql("quality/file_outcomes.sql"))
     names = [column[0] for column in outcomes.description]
     files = []
@@ -132,6 +148,7 @@ def read_validation_state(con: duckdb.DuckDBPyConnection) -> ValidationState:
                 rule_counts=tuple(rule_counts.get(sha, ())),
                 cells=tuple(cells.get(sha, ())),
                 cells_total=cells_total.get(sha, 0),
+                unanswered=tuple(unanswered.get(sha, ())),
             )
         )
     raised = {

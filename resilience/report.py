@@ -28,8 +28,17 @@ def summary_lines(report: RunReport) -> list[tuple[str, str]]:
         ("responses quarantined", str(report.total("rows_quarantined"))),
         ("teams reported (latest wave)", str(report.teams_reported)),
         ("teams suppressed (latest wave)", str(report.teams_suppressed)),
+        *_off_roster_actions(report),
         *published,
     ]
+
+
+def _off_roster_actions(report: RunReport) -> list[tuple[str, str]]:
+    if not report.actions_off_roster:
+        return []
+    teams = ", ".join(report.actions_off_roster)
+    count = sum(report.actions_off_roster.values())
+    return [("actions not published", f"{count}: their teams are not on the roster ({teams})")]
 
 
 def _file_statuses(report: RunReport) -> str:

@@ -9,6 +9,7 @@ RULE_NOT_NULL = "not_null"
 RULE_ANSWER_CODE = "answer_in_allowed_codes"
 RULE_TEAM_IN_ROSTER = "team_in_roster"
 RULE_IN_WAVE_WINDOW = "recorded_in_wave_window"
+RULE_NO_WAVE = "no_wave"
 RULE_PROGRESS_RANGE = "progress_between_0_and_100"
 RULE_DURATION_RANGE = "duration_not_negative"
 RULE_ONE_RESPONSE_PER_ID = "one_response_per_id_in_file"
@@ -31,6 +32,7 @@ BATCH_RULES = (
     RULE_TEAM_IN_ROSTER,
     RULE_ONE_RESPONSE_PER_ID,
     RULE_IN_WAVE_WINDOW,
+    RULE_NO_WAVE,
     RULE_PROGRESS_RANGE,
     RULE_DURATION_RANGE,
 )
@@ -41,6 +43,7 @@ RULE_DESCRIPTIONS = {
     RULE_ANSWER_CODE: "the answer is one of the item's answer codes or labels",
     RULE_TEAM_IN_ROSTER: "the team is on the roster",
     RULE_IN_WAVE_WINDOW: "the response was recorded within its wave's field dates",
+    RULE_NO_WAVE: "the recorded date falls in a fieldwork window (the value is the date)",
     RULE_PROGRESS_RANGE: "progress is between 0 and 100",
     RULE_DURATION_RANGE: "the duration is not negative",
     RULE_ONE_RESPONSE_PER_ID: (

@@ -417,5 +417,5 @@ def test_the_dry_run_of_an_unreadable_file_says_why(capsys, tmp_path: Path) -> N
     exit_code, result = dry_run(capsys, config, broken)
 
     assert exit_code == 1
-    assert result["outcome"] == "cannot be read"
+    assert result["outcome"] == "cannot be loaded"
     assert "no team column" in result["reason"]
