@@ -196,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_tables_command(commands)
     _add_validate_command(commands)
     _add_init_command(commands)
+    _add_map_command(commands)
     for command_parser in commands.choices.values():
         # So that an unknown option is answered by the command it was given to.
         command_parser.set_defaults(command_parser=command_parser)
@@ -335,6 +336,66 @@ def _add_init_command(commands: argparse._SubParsersAction) -> None:
         ),
     )
     init.add_argument("directory", type=Path, metavar="DIR", help="the site folder (made if new)")
+
+
+def _add_map_command(commands: argparse._SubParsersAction) -> None:
+    draft = commands.add_parser(
+        "map",
+        help="draft a mapping for an export whose columns are not canonical ids",
+        description=(
+            "Read an export and propose its mapping: the blocks of item columns whose size and "
+            "answers fit an instrument (in order), the team column (values naming roster teams "
+            "by id, name or alias) and the date that places responses in waves. The draft is a "
+            "commented TOML file saying what each block matched, how sure it is and what to "
+            "check; a block it cannot place is listed, never guessed. Nothing is loaded."
+        ),
+    )
+    draft.add_argument("file", type=Path, help="the export file")
+    draft.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    draft.add_argument(
+        "--roster",
+        type=Path,
+        metavar="FILE",
+        help="roster CSV whose team ids, names and aliases find the team column "
+        "(default: paths.roster)",
+    )
+    draft.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the draft here, e.g. mappings/NAME.toml; NAME becomes the source "
+        "(default: print it)",
+    )
+
+
+def _map(arguments: argparse.Namespace) -> int:
+    settings = load_settings(arguments.config, roster=arguments.roster)
+    _require_export(arguments.file)
+    if arguments.out is not None and arguments.out.exists():
+        raise UsageError(f"{display_path(arguments.out)} exists already: nothing was written")
+    from resilience.instruments import load_registry
+    from resilience.mapping_draft import draft_mapping, draft_summary, draft_toml
+    from resilience.site import read_team_keys
+
+    roster = settings.paths.roster
+    if arguments.roster is not None and not roster.is_file():
+        raise UsageError(f"roster not found: {display_path(roster)}")
+    draft = draft_mapping(
+        arguments.file,
+        load_registry(),
+        read_team_keys(roster) if roster.is_file() else {},
+        name=arguments.out.stem if arguments.out else None,
+    )
+    text = draft_toml(draft)
+    if arguments.out is None:
+        print(text, end="")
+        return EXIT_OK
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    arguments.out.write_text(text, encoding="utf-8")
+    print(f"wrote {display_path(arguments.out)}")
+    for line in draft_summary(draft):
+        print(f"  {line}")
+    return EXIT_OK
 
 
 def _init(arguments: argparse.Namespace) -> int:
@@ -631,6 +692,7 @@ COMMANDS = {
     "export-tables": _export_tables,
     "validate": _validate,
     "init": _init,
+    "map": _map,
 }
 
 

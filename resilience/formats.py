@@ -29,8 +29,12 @@ Mapping files (one TOML per survey source, in the mappings folder)::
     missing_answers = ["Skipped"]       # optional: more answers meaning "not answered", beside
                                         # each instrument's own (resilience/instruments.py)
     wave = "2026-01"                    # optional: every response of these files is in this wave
-    wave_from_file = "_(\\d{4}-\\d{2})"  # optional: or the wave is the part of the file name
+    wave_from_file = "_(\\\\d{4}-\\\\d{2})"  # optional: or the wave is the part of the file name
                                         # this regular expression's first group finds
+    recorded_date = "EndDate"           # optional: the column whose date (never its time of
+                                        # day) is each response's recorded date, where the tool
+                                        # writes none the reader knows (legacy Qualtrics,
+                                        # REDCap's survey timestamp)
 
 Without a wave column, `wave` or `wave_from_file`, a response's wave is the fieldwork window
 (`paths.waves`, `[quality.waves]`) holding its recorded date.
@@ -279,12 +283,13 @@ GOOGLE_TIMESTAMP = (
     r"Informazioni cronologiche|Tijdstempel|Sygnatura czasowa"
 )
 
+# The seed fixes one respondent's randomised question order: it is told apart per person.
 LIMESURVEY_METADATA: dict[str, Role] = {
     "id": "response_id",
     "submitdate": "recorded_at",
     "lastpage": "dropped",
     "startlanguage": "dropped",
-    "seed": "dropped",
+    "seed": "identifying",
     "startdate": "identifying",
     "datestamp": "identifying",
     "token": "identifying",
@@ -295,6 +300,25 @@ LIMESURVEY_METADATA: dict[str, Role] = {
     "email": "identifying",
     "interviewtime": "duration_seconds",
 }
+# The same columns when the export is written with "Full question text" headings.
+LIMESURVEY_FULL_TEXT_METADATA: dict[str, Role] = {
+    "Response ID": "response_id",
+    "Date submitted": "recorded_at",
+    "Last page": "dropped",
+    "Start language": "dropped",
+    "Seed": "identifying",
+    "Date started": "identifying",
+    "Date last action": "identifying",
+    "IP address": "identifying",
+    "Referrer URL": "identifying",
+    "Access code": "identifying",
+    "Token": "identifying",
+    "First name": "identifying",
+    "Last name": "identifying",
+    "Email address": "identifying",
+    "Total time": "duration_seconds",
+}
+LIMESURVEY_FREE_TEXT = r"(?i)\[(other|comment)\]"
 
 # Exports whose columns already carry canonical ids may also carry these.
 PLAIN_METADATA: dict[str, Role] = {
@@ -369,7 +393,19 @@ FORMATS: tuple[ExportFormat, ...] = (
             (r"attribute_\d+", "identifying"),
             (r"groupTime\d+|\w+Time", "dropped"),
         ),
-        free_text=r"\[(other|comment)\]",
+        free_text=LIMESURVEY_FREE_TEXT,
+    ),
+    ExportFormat(
+        name="limesurvey_full_text",
+        tool="LimeSurvey",
+        header_rows=1,
+        signatures=(Signature(cells=("Response ID", "Date submitted", "Last page")),),
+        metadata=LIMESURVEY_FULL_TEXT_METADATA,
+        metadata_patterns=(
+            (r"Attribute \d+|attribute_\d+", "identifying"),
+            (r"(Group|Question) time: .*|Total time", "dropped"),
+        ),
+        free_text=LIMESURVEY_FREE_TEXT,
     ),
     ExportFormat(
         name="microsoft_forms",
@@ -528,6 +564,8 @@ class SourceMapping:
     """The wave of every response in the source's files."""
     wave_from_file: str | None = None
     """A regular expression whose first group, found in the file name, is the wave."""
+    recorded_date: str | None = None
+    """The column whose date is each response's recorded date, in place of the tool's own."""
     path: Path | None = None
     """The mapping file."""
 
@@ -578,7 +616,7 @@ def _mapping_from_toml(path: Path) -> SourceMapping:
     missing = data.get("missing_answers", [])
     if not isinstance(missing, list):
         raise MappingError(f"{path.name}: 'missing_answers' must be a list")
-    for key in ("wave", "wave_from_file"):
+    for key in ("wave", "wave_from_file", "recorded_date"):
         if key in data and not isinstance(data[key], str):
             raise MappingError(f"{path.name}: '{key}' must be given as text")
     pattern = data.get("wave_from_file")
@@ -601,6 +639,7 @@ def _mapping_from_toml(path: Path) -> SourceMapping:
         missing_answers=tuple(str(answer) for answer in missing),
         wave=data.get("wave"),
         wave_from_file=pattern,
+        recorded_date=data.get("recorded_date"),
         path=path,
     )
 
@@ -666,6 +705,12 @@ def column_role(
     metadata = export_format.metadata_role(column.name)
     if export_format.record_id_first and column.position == 0:
         metadata = "response_id"
+    if mapping and mapping.recorded_date is not None:
+        # The mapping's date replaces the tool's; only its date is ever kept.
+        if column.column_id == mapping.recorded_date:
+            return ColumnRole("recorded_at")
+        if metadata == "recorded_at":
+            metadata = "identifying"
     if metadata in ("identifying", "response_id"):
         return _metadata(metadata, export_format)
     identifier = dictionary.identifier_reason(column.name) if dictionary else None

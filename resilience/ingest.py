@@ -162,7 +162,7 @@ def _mapping_problems(
 ) -> list[str]:
     where = f"mapping {mapping.source!r}"
     problems = []
-    named = (*mapping.columns, *mapping.free_text)
+    named = (*mapping.columns, *mapping.free_text, *filter(None, [mapping.recorded_date]))
     missing = [key for key in named if key not in layout.column_ids]
     if missing:
         problems.append(f"{where} names columns the export lacks (renamed?): {', '.join(missing)}")

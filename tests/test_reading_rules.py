@@ -82,7 +82,7 @@ def test_both_cbi_answer_scales_are_read(tmp_path: Path, registry: Registry) -> 
         ["response_id", "team", "wave", "cbi_1", "cbi_7", "cbi_13", "cbi_14", "cbi_19"],
         [
             ["a", "T1", "w", "Always", intensity[0], "Seldom", intensity[3], "Almost never"],
-            ["b", "T1", "w", "Never/almost never", intensity[1], "Often", intensity[2], "Rarely"],
+            ["b", "T1", "w", "Never/almost never", intensity[1], "Often", intensity[2], "Seldom"],
             ["c", "T1", "w", "Sometimes", "To a very low degree", "never", intensity[2], "Often"],
         ],
     )
