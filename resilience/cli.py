@@ -41,6 +41,8 @@ exit codes, for a scheduler to act on (the reason is the last line of standard e
 Run 'resilience COMMAND --help' for the options of one command."""
 
 
+# File statuses that a person must act on: the file is not loaded until something changes.
+NEEDS_ATTENTION = ("quarantined", "held_back", "needs_attention")
 CONFIG_HELP = "configuration file (default: resilience.toml in the project folder)"
 
 
@@ -197,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate_command(commands)
     _add_init_command(commands)
     _add_map_command(commands)
+    _add_survey_kit_command(commands)
     for command_parser in commands.choices.values():
         # So that an unknown option is answered by the command it was given to.
         command_parser.set_defaults(command_parser=command_parser)
@@ -398,6 +401,45 @@ def _map(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_survey_kit_command(commands: argparse._SubParsersAction) -> None:
+    from datetime import date
+
+    kit = commands.add_parser(
+        "survey-kit",
+        help="write a survey definition a survey tool imports, whose exports need no mapping",
+        description=(
+            "Write the staff-resilience survey for a survey tool to import: a REDCap data "
+            "dictionary, a Qualtrics Advanced Format TXT, a LimeSurvey tab-separated survey "
+            "structure, or a plain CSV template. Variable names are the canonical item ids and "
+            "answer codes the instruments' own wherever the tool's format can carry them; where "
+            "it cannot, the kit also writes the matching mapping (mappings/). Item wording is a "
+            "placeholder naming the item: enter the official wording from your licensed copy."
+        ),
+    )
+    kit.add_argument(
+        "--tool",
+        choices=("redcap", "qualtrics", "limesurvey", "csv"),
+        required=True,
+        help="the survey tool: redcap, qualtrics, limesurvey or csv",
+    )
+    kit.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into")
+    this_month = f"{date.today():%Y-%m}"
+    kit.add_argument(
+        "--wave",
+        default=this_month,
+        help=f"the wave REDCap's hidden wave field records (default: this month, {this_month})",
+    )
+
+
+def _survey_kit(arguments: argparse.Namespace) -> int:
+    from resilience.instruments import load_registry
+    from resilience.survey_kit import write_kit
+
+    for path in write_kit(arguments.tool, arguments.out, load_registry(), arguments.wave):
+        print(display_path(path))
+    return EXIT_OK
+
+
 def _init(arguments: argparse.Namespace) -> int:
     from resilience.site_folder import create_site
 
@@ -454,9 +496,14 @@ def _print_run_summary(report: RunReport) -> None:
     for name, value in summary_lines(report):
         table.add_row(name, value)
     Console().print(table)
+    from resilience.rules import attention_fix
+
     for file_report in report.files:
-        if file_report.status in ("quarantined", "held_back", "waiting"):
-            print(f"{file_report.status}: {file_report.reason}", file=sys.stderr)
+        if file_report.status == "waiting":
+            print(f"waiting: {file_report.reason}", file=sys.stderr)
+        elif file_report.status in NEEDS_ATTENTION:
+            print(f"needs attention: {file_report.reason}", file=sys.stderr)
+            print(f"  fix: {attention_fix(file_report.reason)}", file=sys.stderr)
 
 
 def _sample(arguments: argparse.Namespace) -> int:
@@ -548,6 +595,16 @@ def _print_status(status: Status) -> None:
             detail = f"run {run.run_id}{files}" + (f": {run.message}" if run.message else "")
             print(textwrap.fill(detail, width, initial_indent="  ", subsequent_indent="    "))
     print()
+    if status.needs_attention:
+        print("Needs attention (not loaded; read again when what it is read with changes):")
+        for file in status.needs_attention:
+            print(textwrap.fill(file.reason, width, initial_indent="  ", subsequent_indent="    "))
+            print(
+                textwrap.fill(
+                    f"fix: {file.fix}", width, initial_indent="    ", subsequent_indent="      "
+                )
+            )
+        print()
     published = status.published
     if published is None:
         print(f"Published: nothing ({status.published_unavailable})")
@@ -693,6 +750,7 @@ COMMANDS = {
     "validate": _validate,
     "init": _init,
     "map": _map,
+    "survey-kit": _survey_kit,
 }
 
 

@@ -256,9 +256,11 @@ def plan_export(
     mappings: list[SourceMapping],
     registry: Registry,
     rules: ReadingRules | None = None,
+    sha256: str | None = None,
 ) -> ExportPlan:
     """Recognise the file and give every column a role; `rules` say whether its responses can be
-    placed in waves by date. Raises UnreadableExport."""
+    placed in waves by date; `sha256`, the file's digest when the caller has it. Raises
+    UnreadableExport."""
     rules = rules or ReadingRules()
     layout = detect_layout(path)
     if not layout.export_format.is_export:
@@ -294,7 +296,7 @@ def plan_export(
         )
     return ExportPlan(
         path=path,
-        sha256=file_sha256(path),
+        sha256=sha256 or file_sha256(path),
         size_bytes=path.stat().st_size,
         layout=layout,
         source=mapping.source if mapping else layout.format,

@@ -30,7 +30,7 @@ from rich.progress import track
 from dashboards.model import RunFacts, read_published_tables
 from dashboards.pages import PageLink, write_dashboards
 from dashboards.sources import source_digest
-from resilience.formats import SourceMapping, UnreadableExport, load_mappings
+from resilience.formats import SourceMapping, UnreadableExport, load_mappings, mapping_for
 from resilience.ingest import (
     ExportPlan,
     archive_export,
@@ -40,7 +40,7 @@ from resilience.ingest import (
     plan_export,
     stage_batch,
 )
-from resilience.instruments import Registry
+from resilience.instruments import DEFINITIONS_DIR, Registry
 from resilience.published import EXPORT_FORMATS, export_tables
 from resilience.quality_report import (
     VALIDATION_PAGE,
@@ -48,7 +48,7 @@ from resilience.quality_report import (
     validation_summary,
     write_validation_report,
 )
-from resilience.rules import RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
+from resilience.rules import ATTENTION_STATUSES, RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
 from resilience.runtime import crash_point
 from resilience.settings import PROJECT_ROOT, QualitySettings, Settings, WaveWindow
 from resilience.site import ReadingRules, reading_rules
@@ -95,8 +95,9 @@ class FileReport:
     format: str = ""
     size_bytes: int = 0
     # staged -> loaded; skipped (loaded before); quarantined (whole file); held_back (too many
-    # failing rows: every row quarantined, retried next run); waiting (still being written: left
-    # for the next run, not recorded)
+    # failing rows: every row quarantined); needs_attention (quarantined or held back before, and
+    # nothing it is read with has changed since: not read again, not recorded again); waiting
+    # (still being written: left for the next run, not recorded)
     status: str = "staged"
     reason: str | None = None
     rows_read: int = 0
@@ -111,6 +112,9 @@ class FileReport:
     rows_excluded: int = 0
     archive_path: str | None = None
     column_plan: str = "[]"
+    # What the file was read with: its mapping, the roster, the waves, the settings, the
+    # instruments. A file that needs attention is read again only when this changes.
+    inputs_fingerprint: str = ""
 
 
 @dataclass
@@ -190,6 +194,30 @@ def roster_team_ids(con: duckdb.DuckDBPyConnection, roster_path: Path) -> list[s
     return sorted(roster["team_id"].dropna().unique())
 
 
+def _file_digest(path: Path | None) -> str:
+    return file_sha256(path) if path is not None and path.is_file() else ""
+
+
+def site_fingerprint(settings: Settings) -> str:
+    """Everything but the mapping that decides how an export is read: the roster, the waves file,
+    the quality settings and the instrument definitions."""
+    digest = hashlib.sha256()
+    for path in (
+        settings.paths.roster,
+        settings.paths.waves,
+        *sorted(DEFINITIONS_DIR.glob("*.toml")),
+    ):
+        digest.update(_file_digest(path).encode())
+    digest.update(settings.quality.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def inputs_fingerprint(site: str, mapping: SourceMapping | None) -> str:
+    """What one export is read with: the site's inputs and the mapping that applies to it."""
+    mapping_digest = _file_digest(mapping.path) if mapping else "no mapping"
+    return hashlib.sha256(f"{site}:{mapping_digest}".encode()).hexdigest()
+
+
 def _file_signature(path: Path) -> tuple[int, int]:
     stat = path.stat()
     return stat.st_size, stat.st_mtime_ns
@@ -232,6 +260,7 @@ def ingest_exports(
     readable, growing = _readable_exports(settings)
     mappings = load_mappings(settings.paths.mappings)
     rules = reading_rules(settings)
+    site = site_fingerprint(settings)
     salt = settings.response_key_salt()
     with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
@@ -244,6 +273,15 @@ def ingest_exports(
                 "select file_sha256 from raw_files where status = 'loaded'"
             ).fetchall()
         }
+        # Files set aside before, and what they were read with then.
+        attention = {
+            sha: (fingerprint, reason)
+            for sha, fingerprint, reason in con.execute(
+                "select file_sha256, inputs_fingerprint, reason from raw_files "
+                "where list_contains($statuses, status)",
+                {"statuses": list(ATTENTION_STATUSES)},
+            ).fetchall()
+        }
         [(threads,)] = con.execute("select current_setting('threads')").fetchall()
         # A file is archived by one thread (its rows are numbered as they are read), so as many
         # files are archived at once as DuckDB has threads, while this thread stages them in
@@ -253,7 +291,13 @@ def ingest_exports(
             reads: list[tuple[Path, FileReport, Future[FileReport | _ArchivedExport] | None]] = []
             for path in readable:
                 with _exports_not_ready_on_os_error(path):
-                    file_report, plan = _plan_file(path, registry, mappings, known, rules)
+                    sha = file_sha256(path)
+                    fingerprint = inputs_fingerprint(site, mapping_for(path, mappings))
+                    if attention.get(sha, (None,))[0] == fingerprint:
+                        reads.append((path, _unchanged(path, sha, attention[sha][1]), None))
+                        continue
+                    file_report, plan = _plan_file(path, registry, mappings, known, rules, sha)
+                    file_report.inputs_fingerprint = fingerprint
                 archiving = None
                 if plan is not None:
                     known[plan.sha256] = f"same content as {path.name}"
@@ -293,6 +337,17 @@ def _exports_not_ready_on_os_error(path: Path) -> Iterator[None]:
         raise ExportsNotReady(f"{path.name}: {one_line(error)}") from error
 
 
+def _unchanged(path: Path, sha: str, reason: str | None) -> FileReport:
+    """A file set aside before, with nothing it is read with changed since: not read again."""
+    return FileReport(
+        path.name,
+        sha,
+        status="needs_attention",
+        reason=f"{reason} (unchanged since; read again when its mapping, the roster, the waves "
+        "or the settings change)",
+    )
+
+
 @dataclass
 class _ArchivedExport:
     report: FileReport
@@ -306,15 +361,16 @@ def _plan_file(
     mappings: list[SourceMapping],
     known: dict[str, str],
     rules: ReadingRules,
+    sha256: str | None = None,
 ) -> tuple[FileReport, ExportPlan | None]:
     """The file's report so far, and its plan if it is to be archived: not when its content is
     `known` (skipped), nor when it cannot be read as an export or a problem blocks it
     (quarantined)."""
     try:
-        plan = plan_export(path, mappings, registry, rules)
+        plan = plan_export(path, mappings, registry, rules, sha256)
     except UnreadableExport as error:
         return FileReport(
-            path.name, file_sha256(path), status="quarantined", reason=str(error)
+            path.name, sha256 or file_sha256(path), status="quarantined", reason=str(error)
         ), None
     file_report = FileReport(
         file_name=path.name,
@@ -497,7 +553,9 @@ def load(settings: Settings, report: RunReport) -> RunReport:
 def load_batch(con: duckdb.DuckDBPyConnection, report: RunReport) -> RunReport:
     """Load the validated batch on `con` and count each file's rows: loaded, quarantined, and
     already in the warehouse (those found so while staging, plus those earlier in the batch)."""
-    recorded = [f for f in report.files if f.status not in ("skipped", "waiting")]
+    recorded = [
+        f for f in report.files if f.status not in ("skipped", "waiting", "needs_attention")
+    ]
     batch_files = pd.DataFrame(
         [asdict(f) for f in recorded],
         columns=[*FileReport.__dataclass_fields__],
@@ -639,6 +697,11 @@ def render(settings: Settings, report: RunReport) -> RunReport:
     the published release was built from the same marts, code and settings, it is kept and
     nothing is rendered."""
     with _open_warehouse(settings) as con:
+        [(responses,)] = con.execute("select count(*) from raw_responses").fetchall()
+        if not responses:
+            # A new site before its first export: nothing to publish, and nothing wrong.
+            report.finished_at = datetime.now(UTC)
+            return report
         report.publication_fingerprint = publication_fingerprint(con, settings)
         kept = _kept_release(con, settings, report.publication_fingerprint)
         report.release, report.release_unchanged = kept or report.run_id, kept is not None
@@ -708,20 +771,29 @@ def render(settings: Settings, report: RunReport) -> RunReport:
 def publish(settings: Settings, report: RunReport) -> RunReport:
     """Make this run's release the one readers see, analytics file and dashboards in one atomic
     step (unless the published release was kept), and record the run as succeeded."""
-    if report.release_unchanged:
+    notes = []
+    if report.release is None:
+        notes.append(
+            "nothing published yet: no responses are loaded (put exports in "
+            f"{settings.paths.exports.name}/, draft their mappings with 'resilience map')"
+        )
+    elif report.release_unchanged:
         prune_releases(settings)  # what killed runs left behind
     else:
         crash_point("publish")
         publish_release(settings, report.release)
-    report.outputs = {
-        "warehouse": str(settings.warehouse_path),
-        "analytics": str(settings.analytics_path),
-        "tables": str(settings.tables_dir),
-        "dashboards": str(settings.dashboards_dir / "index.html"),
-        "leadership": str(settings.dashboards_dir / "leadership.html"),
-        "validation": str(settings.dashboards_dir / VALIDATION_PAGE),
-    }
-    notes = []
+    report.outputs = (
+        {}
+        if report.release is None
+        else {
+            "warehouse": str(settings.warehouse_path),
+            "analytics": str(settings.analytics_path),
+            "tables": str(settings.tables_dir),
+            "dashboards": str(settings.dashboards_dir / "index.html"),
+            "leadership": str(settings.dashboards_dir / "leadership.html"),
+            "validation": str(settings.dashboards_dir / VALIDATION_PAGE),
+        }
+    )
     if report.release_unchanged:
         notes.append("nothing changed: the published release was kept")
     if waiting := report.with_status("waiting"):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, get_args
 import duckdb
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from resilience.rules import BATCH_RULES, RULE_DESCRIPTIONS
+from resilience.rules import ATTENTION_STATUSES, BATCH_RULES, RULE_DESCRIPTIONS, attention_fix
 from resilience.settings import CarelessFlag, QualitySettings
 from resilience.sqlfiles import read_sql
 
@@ -35,7 +35,7 @@ CELLS_SHOWN_PER_FILE = 500
 STATUS_WORDS = {
     "loaded": "loaded",
     "held_back": "held back",
-    "quarantined": "not readable",
+    "quarantined": "not loaded",
 }
 
 
@@ -207,6 +207,8 @@ def write_validation_report(
         rule_descriptions=RULE_DESCRIPTIONS,
         batch_rules=BATCH_RULES,
         flag_meanings=flag_meanings(quality),
+        attention_statuses=ATTENTION_STATUSES,
+        attention_fix=attention_fix,
         quality=quality,
         checks=_published_check_rows(published_checks),
         cells_shown=CELLS_SHOWN_PER_FILE,

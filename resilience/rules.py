@@ -58,3 +58,36 @@ RULE_DESCRIPTIONS = {
     RULE_MIN_GROUP_SIZE: "no number describes fewer respondents than the minimum group size",
     RULE_SUPPRESSED_EMPTY: "a suppressed row carries no number",
 }
+
+
+# What to change for a file that needs attention, by what its reason says (first match wins).
+ATTENTION_FIXES: tuple[tuple[str, str], ...] = (
+    ("no team column", "map its team column: resilience map FILE --out mappings/NAME.toml"),
+    (
+        "no column maps to an instrument item",
+        "draft its mapping: resilience map FILE --out mappings/NAME.toml",
+    ),
+    ("wave_from_file", "make the mapping's wave_from_file match the file name, or give a 'wave'"),
+    (
+        "no wave",
+        "list the fieldwork windows in the waves file (wave,opens,closes) or give the mapping "
+        "a 'wave'",
+    ),
+    ("no recorded date", "give the mapping a 'wave', or name its date column as 'recorded_date'"),
+    ("mapping ", "correct the mapping file the reason names"),
+    (
+        "failed validation",
+        "see its quarantined cells in the validation report and fix the mapping, roster "
+        "aliases or waves file they point to",
+    ),
+)
+DEFAULT_ATTENTION_FIX = (
+    "re-export the file from the survey tool (CSV or XLSX, UTF-8), as the reason says"
+)
+ATTENTION_STATUSES = ("quarantined", "held_back")
+
+
+def attention_fix(reason: str | None) -> str:
+    """The one-line fix for a file that is held back or cannot be loaded."""
+    text = reason or ""
+    return next((fix for clue, fix in ATTENTION_FIXES if clue in text), DEFAULT_ATTENTION_FIX)

@@ -370,7 +370,7 @@ def held_back_files(
         if rows and failed / rows > max_failed_share:
             reasons[sha] = (
                 f"{failed} of {rows} rows ({failed / rows:.0%}) failed validation, more than the "
-                f"{max_failed_share:.0%} allowed: the whole file is held back and retried next run"
+                f"{max_failed_share:.0%} allowed: the whole file is held back"
             )
     return reasons
 

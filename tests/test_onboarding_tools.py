@@ -16,7 +16,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import random
+import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,8 @@ import pytest
 
 from resilience.cli import main
 from resilience.instruments import Registry
-from resilience.settings import load_settings
+from resilience.pipeline import RunReport
+from resilience.settings import PROJECT_ROOT, load_settings
 from tests.conftest import run_stages
 from tests.test_ingest_formats import write_xlsx
 
@@ -408,29 +412,67 @@ class Site:
     config: Path
     responses: dict[str, list[Response]]
     drafts: dict[str, str]
+    report: RunReport
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Site:
-    """A site made with `resilience init`, one export per tool mapped with `resilience map`, and
-    one run of the pipeline's stages."""
-    folder = tmp_path_factory.mktemp("onboarding") / "site"
-    assert main(["init", str(folder)]) == 0
-    config = folder / "resilience.toml"
+ONBOARDING_DOC = PROJECT_ROOT / "docs" / "onboarding.md"
+
+
+def documented_commands() -> list[list[str]]:
+    """Every command of docs/onboarding.md, in order, as arguments."""
+    blocks = re.findall(r"```sh\n(.*?)```", ONBOARDING_DOC.read_text(encoding="utf-8"), re.S)
+    return [shlex.split(line) for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def fill_in_the_site(folder: Path, registry: Registry) -> dict[str, list[Response]]:
+    """What a site's people do between `init` and `map`: the roster, the fieldwork window, an
+    action log, and one export per tool."""
     with (folder / "roster.csv").open("a", encoding="utf-8") as roster:
         roster.writelines(row + "\n" for tool in TOOLS for row in roster_rows(tool.name))
     with (folder / "waves.csv").open("a", encoding="utf-8") as waves:
         waves.write(f"{WAVE},2026-01-05,2026-01-31\n")
-    responses, drafts = {}, {}
+    with (folder / "actions.csv").open("a", encoding="utf-8") as actions:
+        actions.write(f"{TOOLS[0].name}-a,2026-01-20,Peer support circle started\n")
+        actions.write("T999,2026-01-21,An action of a team the roster does not list\n")
+    responses = {}
     for tool in TOOLS:
         responses[tool.name] = make_responses(tool.name, tool.missing_answers, registry)
-        export = folder / "exports" / tool.file_name
-        tool.write(export, responses[tool.name], registry)
-        draft = folder / "mappings" / f"{tool.name}.toml"
-        assert main(["map", str(export), "--config", str(config), "--out", str(draft)]) == 0
-        drafts[tool.name] = draft.read_text(encoding="utf-8")
-    run_stages(load_settings(config), registry)
-    return Site(config, responses, drafts)
+        tool.write(folder / "exports" / tool.file_name, responses[tool.name], registry)
+    return responses
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Site:
+    """docs/onboarding.md followed command by command in a scratch folder: `resilience init`, the
+    exports put in, `resilience map` on each, and the run (its stages in-process: the command
+    line's Prefect flow runs the same stages, and tests/test_operations.py runs it)."""
+    root = tmp_path_factory.mktemp("onboarding")
+    working_dir = Path.cwd()
+    os.chdir(root)
+    try:
+        responses: dict[str, list[Response]] = {}
+        report = None
+        for arguments in documented_commands():
+            assert arguments[0] == "resilience", arguments
+            command = arguments[1]
+            if command == "run":
+                config = Path(arguments[arguments.index("--config") + 1])
+                report = run_stages(load_settings(config), registry)
+                continue
+            code = main(arguments[1:])
+            if command in ("init", "map", "survey-kit", "status"):
+                assert code == 0, arguments
+            if command == "init":
+                responses = fill_in_the_site(root / arguments[2], registry)
+        config = root / "site" / "resilience.toml"
+        drafts = {
+            path.stem: path.read_text(encoding="utf-8")
+            for path in (root / "site" / "mappings").glob("*.toml")
+        }
+    finally:
+        os.chdir(working_dir)
+    assert report is not None, "docs/onboarding.md runs no 'resilience run'"
+    return Site(config, responses, drafts, report)
 
 
 def expected_scores(responses: list[Response], registry: Registry) -> dict[str, float | None]:
@@ -518,3 +560,42 @@ def test_a_response_recorded_outside_every_window_is_quarantined_with_its_date(
         statuses = dict(con.execute("select file_name, status from raw_files").fetchall())
     assert cells == [("date_in_no_wave", "no_wave", f"{OUTSIDE_THE_WINDOW:%Y-%m-%d}")]
     assert set(statuses.values()) == {"loaded"}, statuses
+
+
+def test_the_guide_maps_every_tools_export(site: Site) -> None:
+    assert set(site.drafts) == {tool.name for tool in TOOLS}
+    guide = ONBOARDING_DOC.read_text(encoding="utf-8")
+    for tool in TOOLS:
+        assert tool.file_name in guide
+
+
+def test_unanswered_items_are_counted_per_item_in_the_validation_report(site: Site) -> None:
+    settings = load_settings(site.config)
+    page = (settings.dashboards_dir / "validation.html").read_text(encoding="utf-8")
+    unanswered = page.split('id="unanswered"')[1].split("</section>")[0]
+    for tool in TOOLS:
+        assert f'data-file="{tool.file_name}"' in unanswered.replace("&#39;", "'")
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        counted = dict(
+            con.execute(
+                "select item_id, sum(answers) from unanswered_answers "
+                "join raw_files using (file_sha256) where file_name = ? group by item_id",
+                [TOOLS[0].file_name],
+            ).fetchall()
+        )
+    # Every row read for validation counts, the late response (a copy of the first) included.
+    responses = site.responses[TOOLS[0].name]
+    expected: dict[str, int] = {}
+    for response in [*responses, responses[0]]:
+        for item_id, code in response.codes.items():
+            if code is None:
+                expected[item_id] = expected.get(item_id, 0) + 1
+    assert counted == expected
+
+
+def test_actions_of_teams_not_on_the_roster_are_reported_and_not_published(site: Site) -> None:
+    assert site.report.actions_off_roster == {"T999": 1}
+    settings = load_settings(site.config)
+    with duckdb.connect(str(settings.analytics_path), read_only=True) as con:
+        teams = [team for (team,) in con.execute("select distinct team_id from actions").fetchall()]
+    assert teams == [f"{TOOLS[0].name}-a"]

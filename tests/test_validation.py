@@ -365,7 +365,7 @@ def test_the_held_back_reason_gives_the_counts_and_the_limit() -> None:
     reasons = held_back_files(failures(("a", 1), ("a", 2), ("a", 3)), {"a": 10}, 0.2)
     assert reasons == {
         "a": "3 of 10 rows (30%) failed validation, more than the 20% allowed: the whole file is "
-        "held back and retried next run"
+        "held back"
     }
 
 

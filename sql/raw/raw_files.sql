@@ -21,3 +21,6 @@ create table if not exists raw_files (
 );
 -- Warehouses from before rows_repeated counted those rows as already loaded.
 alter table raw_files add column if not exists rows_repeated bigint default 0;
+-- What the file was last read with (its mapping, the roster, the waves, the settings, the
+-- instruments): a held-back or unreadable file is read again only when this changes.
+alter table raw_files add column if not exists inputs_fingerprint varchar;
