@@ -14,6 +14,7 @@ import pytest
 
 from resilience.formats import MappingError, load_mappings
 from resilience.ingest import ExportPlan, archive_export, plan_export, stage_batch
+from resilience.inspection import inspect_export, inspection_text
 from resilience.instruments import DEFAULT_MISSING_ANSWERS, Registry
 from resilience.settings import Settings, UsageError, WaveWindow
 from resilience.site import ReadingRules, read_team_keys, wave_windows
@@ -285,3 +286,29 @@ def test_a_file_name_the_pattern_misses_blocks_the_file(tmp_path: Path, registry
     (mappings / "pulse.toml").write_text('source = "p"\nmatch = "p*"\nwave_from_file = "x"\n')
     with pytest.raises(MappingError, match="needs a \\(group\\)"):
         load_mappings(mappings)
+
+
+def test_inspect_counts_waves_and_lists_team_values_no_roster_team_matches(
+    tmp_path: Path, registry: Registry
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER_HEADER + "T1,Syringe services North,Harm reduction,N,2026-01,12,SSP\n")
+    settings = settings_with_waves(tmp_path, "2026-01,2026-01-05,2026-01-31\n")
+    rules = ReadingRules(team_keys=read_team_keys(roster), wave_windows=wave_windows(settings))
+    path = write_csv(
+        tmp_path / "pulse.csv",
+        ["response_id", "team", "recorded_date", "brs_1"],
+        [
+            ["a", "ssp", "2026-01-06", "Agree"],
+            ["b", "Night shelter", "2026-01-07", "Agree"],
+            ["c", "Night shelter", "2026-02-01", "Agree"],
+            ["d", "T1", "2026-01-09", "Agree"],
+        ],
+    )
+    result = inspect_export(path, [], registry, rules)
+
+    assert result["waves"] == {"2026-01": 3, "no wave: recorded 2026-02": 1}
+    assert result["unmatched_teams"] == {"Night shelter": 2}
+    text = inspection_text(result)
+    assert "  2026-01  3" in text
+    assert "  'Night shelter'  2" in text
