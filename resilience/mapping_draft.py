@@ -60,11 +60,21 @@ class PlacedBlock:
     instrument: Instrument
     columns: tuple[Column, ...]
     answers: str
-    """"labels" (the instrument's own answer labels) or "codes" (bare numbers)."""
+    """"labels" (the instrument's own answer labels), "codes" (bare numbers among its codes) or
+    "recodes" (bare numbers of the tool's own, such as Qualtrics' 10 .. 14)."""
 
     @property
     def confidence(self) -> str:
-        return "high" if self.answers == "labels" else "medium"
+        return {"labels": "high", "codes": "medium"}.get(self.answers, "low")
+
+    def recodes(self) -> dict[str, int]:
+        """The export's numbers -> answer codes, in order from the lowest number written."""
+        if self.answers != "recodes":
+            return {}
+        answers = frozenset().union(*(column.values for column in self.columns))
+        start = min(int(answer) for answer in answers)
+        options = self.instrument.items[0].options
+        return {str(start + n): option.code for n, option in enumerate(options)}
 
 
 @dataclass(frozen=True)
@@ -131,12 +141,20 @@ def _instrument_keys(instrument: Instrument) -> tuple[frozenset[str], frozenset[
 
 
 def _fit(columns: Sequence[Column], instrument: Instrument) -> str | None:
-    """ "labels" or "codes" when every answer of `columns` is the instrument's, else None."""
+    """How the answers of `columns` fit the instrument: "labels" or "codes" when every one is
+    its own, "recodes" when they are whole numbers spanning no more than its answer options, or
+    None."""
     labels, codes = _instrument_keys(instrument)
     answers = frozenset().union(*(column.values for column in columns))
-    if not answers or not answers <= labels | codes:
+    if not answers:
         return None
-    return "labels" if answers & labels else "codes"
+    if answers <= labels | codes:
+        return "labels" if answers & labels else "codes"
+    if all(re.fullmatch(r"-?\d+", answer) for answer in answers):
+        numbers = [int(answer) for answer in answers]
+        if max(numbers) - min(numbers) < len(instrument.items[0].options):
+            return "recodes"
+    return None
 
 
 def _whole_question(columns: Sequence[Column], start: int, size: int) -> bool:
@@ -353,11 +371,11 @@ def draft_toml(draft: MappingDraft) -> str:
     lines += ["", "[columns]"]
     for block in draft.placed:
         instrument = block.instrument
-        answers = (
-            f"{instrument.name}'s own answer labels"
-            if block.answers == "labels"
-            else "bare numbers, taken as the instrument's answer codes"
-        )
+        answers = {
+            "labels": f"{instrument.name}'s own answer labels",
+            "codes": "bare numbers, taken as the instrument's answer codes",
+            "recodes": "the tool's own numbers, recoded in [answers] below",
+        }[block.answers]
         lines += [
             "",
             f"# {instrument.name} ({len(instrument.items)} items): columns {_span(block.columns)}",
@@ -394,6 +412,17 @@ def draft_toml(draft: MappingDraft) -> str:
         lines += [
             "# team: CHECK: no column's values name roster teams. Map the column that holds each",
             '# response\'s team here, as "<column>" = "team".',
+        ]
+    for block in draft.placed:
+        if block.answers != "recodes":
+            continue
+        options = block.instrument.items[0].options
+        lines += [
+            "",
+            f"# CHECK: the lowest number written ({next(iter(block.recodes()))}) is taken to mean "
+            f"{options[0].label!r}, the next {options[1].label!r}, and so on.",
+            f"[answers.{block.instrument.id}]",
+            *(f"{_key(value)} = {code}" for value, code in block.recodes().items()),
         ]
     if draft.unplaced:
         lines += ["", "# Not placed (not read; a person must decide):"]

@@ -155,9 +155,11 @@ ALONE = textwrap.dedent(
         main(["init", site]),
         main(["map", export, "--config", site + "/resilience.toml"]),
         main(["inspect", export, "--config", site + "/resilience.toml"]),
+        main(["survey-kit", "--tool", "redcap", "--out", site + "/kit"]),
     ]
     heavy = sorted({"prefect", "great_expectations"} & set(sys.modules))
-    sys.exit(f"imported {heavy}" if heavy else f"exit codes {codes}" if codes != [0, 0, 1] else 0)
+    wrong = codes != [0, 0, 1, 0]
+    sys.exit(f"imported {heavy}" if heavy else f"exit codes {codes}" if wrong else 0)
     """
 )
 
@@ -170,3 +172,25 @@ def test_onboarding_commands_run_without_the_pipelines_heavy_imports(tmp_path: P
         cwd=PROJECT_ROOT,
         capture_output=True,
     )
+
+
+def test_a_tools_own_numbers_are_recoded_by_the_draft_and_flagged(
+    tmp_path: Path, registry: Registry
+) -> None:
+    # Qualtrics numbers choices as they were added: here 10 .. 14 (as in the real Insights file).
+    header = ["ResponseId", "Team", *(f"Q3_{n}" for n in range(1, 7))]
+    rows = [[f"R_{r}", "T001", *(str(10 + (r + n) % 5) for n in range(6))] for r in range(6)]
+    export = tmp_path / "pulse_2026-01.csv"
+    export.write_text("\n".join(",".join(row) for row in [header, *rows]) + "\n")
+    draft = draft_mapping(export, registry, read_team_keys(SAMPLE_DIR / "roster.csv"))
+
+    [block] = draft.placed
+    assert (block.instrument.id, block.answers, block.confidence) == ("brs", "recodes", "low")
+    text = draft_toml(draft)
+    assert "# CHECK: the lowest number written (10) is taken to mean 'Strongly disagree'" in text
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "pulse.toml").write_text(text.replace('match = "pulse_*.csv"', 'match = "pulse_*"'))
+    [mapping] = load_mappings(mappings)
+    assert mapping.answers["brs"] == {"10": 1, "11": 2, "12": 3, "13": 4, "14": 5}
+    assert mapping.columns["Team"] == "team"

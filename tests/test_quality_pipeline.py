@@ -23,7 +23,9 @@ from resilience.quality_report import (
     validation_markdown,
     write_validation_report,
 )
+from resilience.report import summary_lines
 from resilience.settings import Settings, load_settings
+from resilience.status import read_status
 from resilience.validation import PublishedDataError, check_marts, mart_relations
 from tests.conftest import SAMPLE_DIR, make_project
 
@@ -315,6 +317,13 @@ def test_a_held_back_file_is_read_again_only_when_what_it_is_read_with_changes(
     assert query(settings, "select run_id from raw_files where file_name = ?", [HELD_BACK]) == [
         (first_run.run_id,)
     ]
+    assert dict(summary_lines(unchanged))[f"needs attention: {HELD_BACK}"] == (
+        "fix: see its quarantined cells in the validation report and fix the mapping, roster "
+        "aliases or waves file they point to"
+    )
+    [attention] = read_status(settings).needs_attention
+    assert (attention.file_name, attention.status) == (HELD_BACK, "held_back")
+    assert attention.fix.startswith("see its quarantined cells")
 
     # Someone looked at the mapping: the file is read again with it.
     [mapping] = settings.paths.mappings.glob("*.toml")
