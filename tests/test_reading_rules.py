@@ -15,7 +15,7 @@ import pytest
 from resilience.formats import MappingError, load_mappings
 from resilience.ingest import ExportPlan, archive_export, plan_export, stage_batch
 from resilience.inspection import inspect_export, inspection_text
-from resilience.instruments import DEFAULT_MISSING_ANSWERS, Registry
+from resilience.instruments import DEFAULT_MISSING_ANSWERS, DEFINITIONS_DIR, Registry, load_registry
 from resilience.settings import Settings, UsageError, WaveWindow
 from resilience.site import ReadingRules, read_team_keys, wave_windows
 from resilience.sqlfiles import set_variables
@@ -312,3 +312,12 @@ def test_inspect_counts_waves_and_lists_team_values_no_roster_team_matches(
     text = inspection_text(result)
     assert "  2026-01  3" in text
     assert "  'Night shelter'  2" in text
+
+
+def test_an_instrument_may_give_its_own_missing_answers(tmp_path: Path) -> None:
+    definition = (DEFINITIONS_DIR / "brs.toml").read_text(encoding="utf-8")
+    (tmp_path / "brs.toml").write_text('missing_answers = ["", "Skipped"]\n' + definition)
+    [brs] = load_registry(tmp_path).instruments
+    assert {item.missing_answers for item in brs.items} == {("", "Skipped")}
+    [default] = load_registry(DEFINITIONS_DIR).instrument("brs").items[:1]
+    assert default.missing_answers == DEFAULT_MISSING_ANSWERS
