@@ -29,8 +29,15 @@ status: $(VENV)/.synced
 $(CHROMIUM):
 	sh scripts/provision-chromium
 
+# The single sign-on tests run a real OpenID provider (the npm package oidc-provider) with Node.
+OIDC_PROVIDER := tests/oidc/node_modules/.installed
+
+$(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund
+	touch $@
+
 ## test: lint, then the whole test suite (browser and server tests included)
-test: $(CHROMIUM) $(VENV)/.synced lint
+test: $(CHROMIUM) $(VENV)/.synced $(OIDC_PROVIDER) lint
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.synced

@@ -39,13 +39,16 @@ from dashboards.model import (
     shown_rows,
 )
 from dashboards.page_workers import helpers_writing
+from dashboards.paths import (
+    INDEX_PAGE,
+    LEADERSHIP_PAGE,
+    PLOTLY_BUNDLE,
+    TEAMS_FOLDER,
+    team_page_path,
+)
 from dashboards.plotting import FigureSpec, flag, iso_day, rate_text
 from dashboards.sources import source_digest
 
-INDEX_PAGE = "index.html"
-LEADERSHIP_PAGE = "leadership.html"
-TEAMS_FOLDER = "teams"
-PLOTLY_BUNDLE = "plotly.min.js"
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 # A click on a heatmap cell opens the team page its customdata names (teams without a page have
 # none). plotly fills in {plot_id}.
@@ -62,7 +65,6 @@ PARALLEL_TEAM_PAGES_FROM = 200
 PAGE_DIGEST = re.compile(r'<meta name="content-digest" content="([0-9a-f]{64})">')
 PAGE_HEAD_BYTES = 4096
 RENDERING_PACKAGES = ("pandas", "plotly", "jinja2")
-SAFE_FILE_STEM = re.compile(r"[A-Za-z0-9_-]{1,64}")
 WARNING_RULE_NAMES = {
     "worsened": "worsened beyond chance since the previous wave",
     "crossed_band": "moved into a less favourable band",
@@ -230,20 +232,6 @@ def _kept(published: Path, page: Path, digest: str) -> bool:
     except OSError:
         shutil.copyfile(published, page)
     return True
-
-
-def team_page_path(team_id: str) -> str:
-    """The team page's path relative to the index: teams/<team id>.html.
-
-    An id that is not a plain file name (spaces, slashes, dots) is reduced to one and made unique
-    with a hash, so no id can point a page outside the teams folder.
-    """
-    if SAFE_FILE_STEM.fullmatch(team_id):
-        stem = team_id
-    else:
-        plain = re.sub(r"[^A-Za-z0-9_-]+", "-", team_id).strip("-")[:40]
-        stem = f"{plain}-{hashlib.sha256(team_id.encode()).hexdigest()[:10]}".lstrip("-")
-    return f"{TEAMS_FOLDER}/{stem}.html"
 
 
 def leadership_sections(

@@ -29,6 +29,7 @@ EXIT_USAGE = 2
 EXIT_BUSY = 3
 EXIT_NOT_READY = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 EXIT_CODES_HELP = """\
 exit codes, for a scheduler to act on (the reason is the last line of standard error):
   0    success
@@ -36,13 +37,16 @@ exit codes, for a scheduler to act on (the reason is the last line of standard e
   2    bad command line or configuration, or a file or folder it names is missing
   3    another run holds the output folder: try again later
   4    the exports folder could not be read, even after retries: try again later
-  130  interrupted
+  130  interrupted (SIGINT, Ctrl-C): stopped within seconds, nothing published after it
+  143  terminated (SIGTERM): stopped within seconds, nothing published after it
 
 Run 'resilience COMMAND --help' for the options of one command."""
 
 
 # File statuses that a person must act on: the file is not loaded until something changes.
 NEEDS_ATTENTION = ("quarantined", "held_back", "needs_attention")
+# The roles of `resilience.access.Role`, spelled here so that `--help` needs no import.
+ROLE_NAMES = ("leader", "unit_lead", "manager", "survey_administrator", "analyst")
 CONFIG_HELP = "configuration file (default: resilience.toml in the project folder)"
 
 
@@ -200,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_init_command(commands)
     _add_map_command(commands)
     _add_survey_kit_command(commands)
+    _add_rotate_salt_command(commands)
+    verify = commands.add_parser(
+        "verify",
+        help="check that every loaded export's archive is there, unchanged",
+        description=(
+            "Check every loaded export's archive (<paths.out>/archive): that it exists and holds "
+            "the bytes it was written with (its SHA-256, recorded when it was written). Every run "
+            "does the same before it reads an export, and fails when one is missing or changed. "
+            "Prints one line per problem; exits 1 when there is any. Waits for a running run."
+        ),
+    )
+    verify.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    _add_serve_commands(commands)
     for command_parser in commands.choices.values():
         # So that an unknown option is answered by the command it was given to.
         command_parser.set_defaults(command_parser=command_parser)
@@ -448,7 +465,282 @@ def _init(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_rotate_salt_command(commands: argparse._SubParsersAction) -> None:
+    rotate = commands.add_parser(
+        "rotate-salt",
+        help="re-key every stored response from the salt in use to a new one",
+        description=(
+            "Replace the salt that turns source response ids into response keys (after a leak, "
+            "say). Every export in the exports folder is read with the old and the new salt, and "
+            "every stored response and archive is re-keyed in one transaction; published numbers "
+            "do not change. Refused, changing nothing, while a stored response is in no export "
+            "of the folder. A salt kept in the state folder is replaced there; a configured salt "
+            "needs --new-salt-file, and then goes where the configured one is. Holds the run lock."
+        ),
+    )
+    rotate.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    rotate.add_argument(
+        "--new-salt-file",
+        type=Path,
+        metavar="FILE",
+        help="file holding the new salt (default: a new random salt in the state folder)",
+    )
+
+
+def _verify(arguments: argparse.Namespace) -> int:
+    import duckdb
+
+    from resilience.integrity import archive_problems
+    from resilience.status import hold_run_lock
+
+    settings = load_settings(arguments.config)
+    if not settings.warehouse_path.exists():
+        raise UsageError(f"no warehouse: {display_path(settings.warehouse_path)}")
+    with (
+        hold_run_lock(settings.run_lock_path, "verify"),
+        duckdb.connect(str(settings.warehouse_path), read_only=True) as con,
+    ):
+        problems = archive_problems(con, settings)
+        [(archives,)] = con.execute(
+            "select count(*) from raw_files where status = 'loaded'"
+        ).fetchall()
+    for problem in problems:
+        print(problem)
+    print(f"{archives - len(problems)} of {archives} archives intact")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def _rotate_salt(arguments: argparse.Namespace) -> int:
+    from resilience.instruments import load_registry
+    from resilience.salt import rotate_salt
+
+    settings = load_settings(arguments.config)
+    rotation = rotate_salt(settings, load_registry(), arguments.new_salt_file)
+    print(
+        f"re-keyed {rotation.responses} responses and {rotation.archives} archived exports "
+        f"from {rotation.exports_read} exports; the new salt is in "
+        f"{display_path(rotation.new_salt_file)}: back it up, and destroy the old salt"
+    )
+
+
+def _add_serve_commands(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve the published dashboards with sign-in and per-team access",
+        description=(
+            "Serve the published release (<paths.out>/current) over HTTP: each person signs in "
+            "(a local account from 'resilience users', or single sign-on when [serve.oidc] is "
+            "set) and opens only the pages their role allows. A new release is served as soon "
+            "as it is published. Every request is recorded in the audit log "
+            "('resilience audit'). Put a TLS reverse proxy in front of it (docs/serving.md)."
+        ),
+    )
+    serve.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=_at_least(1), default=8080, help="port to listen on (default: 8080)"
+    )
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help=(
+            "trust X-Forwarded-For and X-Forwarded-Proto from the reverse proxy at 127.0.0.1 "
+            "(or FORWARDED_ALLOW_IPS) for the client's address and https (default: off)"
+        ),
+    )
+
+    users = commands.add_parser(
+        "users",
+        help="add, remove or list the local accounts of 'resilience serve'",
+        description=(
+            "Local accounts for 'resilience serve', kept in the private state folder "
+            "(<paths.state>/serve/accounts.sqlite), never in a release; passwords are stored "
+            "as argon2 hashes. Roles: leader (every page), unit_lead (the teams of --unit: a "
+            "parent unit or service line), manager (the teams of --team), "
+            "survey_administrator (validation report and run status), analyst (download of "
+            "the published analytics file)."
+        ),
+    )
+    actions = users.add_subparsers(dest="users_action", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        help="add an account (the password is asked for, or read from standard input)",
+        description="Add a local account with its roles, teams and units.",
+    )
+    add.add_argument("username", help="the name to sign in with")
+    add.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=ROLE_NAMES,
+        help="a role; repeat for several (required)",
+    )
+    add.add_argument(
+        "--team",
+        action="append",
+        default=[],
+        metavar="TEAM_ID",
+        help="a managed team's id; repeat for several (default: none)",
+    )
+    add.add_argument(
+        "--unit",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=(
+            "a parent unit or service line a unit lead leads, as the roster spells it; repeat "
+            "for several (default: none)"
+        ),
+    )
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (default: ask twice)",
+    )
+    add.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    remove = actions.add_parser(
+        "remove",
+        help="remove an account and end its sessions",
+        description="Remove a local account; its open sessions end at once.",
+    )
+    remove.add_argument("username")
+    remove.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    listing = actions.add_parser(
+        "list", help="list the accounts", description="List the local accounts and their roles."
+    )
+    listing.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    for action_parser in actions.choices.values():
+        action_parser.set_defaults(command_parser=action_parser)
+
+    audit = commands.add_parser(
+        "audit",
+        help="show the audit log of 'resilience serve': pages served, requests refused",
+        description=(
+            "Show who opened or was refused what, and when, newest first: the events each run "
+            "has moved into the warehouse (read only when no run holds it) and those the server "
+            "recorded since, in its journal in the state folder."
+        ),
+    )
+    audit.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    audit.add_argument(
+        "--days", type=_at_least(1), default=7, help="how many days back (default: 7)"
+    )
+    audit.add_argument(
+        "--user", metavar="NAME", help="only this user's requests (default: everyone's)"
+    )
+    audit.add_argument(
+        "--refused", action="store_true", help="only requests answered 4xx or 5xx (default: all)"
+    )
+    audit.add_argument(
+        "--limit", type=_at_least(1), default=100, help="at most this many events (default: 100)"
+    )
+    audit.add_argument("--json", action="store_true", help="print JSON instead of lines")
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    from resilience.serving import serve
+
+    settings = load_settings(arguments.config)
+    print(
+        f"serving {display_path(settings.current_release)} on "
+        f"http://{arguments.host}:{arguments.port}/ until stopped",
+        file=sys.stderr,
+    )
+    serve(settings, arguments.host, arguments.port, arguments.proxy_headers)
+    return EXIT_OK
+
+
+def _users(arguments: argparse.Namespace) -> int:
+    from resilience.access import Grant
+    from resilience.accounts import AccountError, AccountStore
+
+    settings = load_settings(arguments.config)
+    store = AccountStore(settings.serve_state_dir)
+    try:
+        if arguments.users_action == "add":
+            password = _new_password(arguments.password_stdin)
+            grant = Grant.of(arguments.role, arguments.team, arguments.unit)
+            account = store.add_user(arguments.username, password, grant)
+            print(f"added {account.username}: {account.grant.describe()}")
+        elif arguments.users_action == "remove":
+            store.remove_user(arguments.username)
+            print(f"removed {arguments.username.casefold()}")
+        else:
+            for account in store.users():
+                print(f"{account.username}\t{account.grant.describe()}\t{account.created_at}")
+    except AccountError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != password:
+        raise UsageError("the two passwords differ")
+    return password
+
+
+def _audit(arguments: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    import duckdb
+
+    from resilience.audit import read_audit
+    from resilience.status import one_line, shared_run_lock
+
+    settings = load_settings(arguments.config)
+    since = datetime.now(UTC) - timedelta(days=arguments.days)
+    query = {"since": since, "username": arguments.user, "refused_only": arguments.refused}
+    with shared_run_lock(settings.run_lock_path) as holder:
+        warehouse = None
+        if holder is not None:
+            print(
+                "a run holds the warehouse: showing the events not yet moved into it",
+                file=sys.stderr,
+            )
+        elif settings.warehouse_path.exists():
+            try:
+                warehouse = duckdb.connect(str(settings.warehouse_path), read_only=True)
+            except duckdb.Error as error:
+                print(
+                    f"the warehouse cannot be read ({one_line(error)}): showing the events not "
+                    "yet moved into it",
+                    file=sys.stderr,
+                )
+        try:
+            events = read_audit(warehouse, settings.serve_state_dir, limit=arguments.limit, **query)
+        finally:
+            if warehouse is not None:
+                warehouse.close()
+    if arguments.json:
+        print(json.dumps([asdict(event) for event in events], indent=2, default=str))
+        return EXIT_OK
+    for event in events:
+        print(
+            f"{event.occurred_at:%Y-%m-%d %H:%M:%S}  {event.status}  {event.outcome:<14}  "
+            f"{event.username or '-':<20}  {event.address or '-':<15}  {event.method:<5} "
+            f"{event.path}" + (f"  ({event.detail})" if event.detail else "")
+        )
+    return EXIT_OK
+
+
 def _run(arguments: argparse.Namespace) -> int:
+    from resilience.runtime import stop_on_signals
+
+    # From here on, SIGTERM and SIGINT stop the run, its Prefect server and its helpers.
+    with stop_on_signals("resilience run"):
+        return _run_once(arguments)
+
+
+def _run_once(arguments: argparse.Namespace) -> int:
     from resilience.runtime import configure_prefect, prefect_api, startup_timeout_seconds
 
     settings = load_settings(
@@ -594,6 +886,14 @@ def _print_status(status: Status) -> None:
             files = "" if run.files_seen is None else f", {run.files_seen} file(s) seen"
             detail = f"run {run.run_id}{files}" + (f": {run.message}" if run.message else "")
             print(textwrap.fill(detail, width, initial_indent="  ", subsequent_indent="    "))
+    if status.removed_exports:
+        print()
+        removed = (
+            f"Removed after loading: {len(status.removed_exports)} export(s) are no longer in "
+            f"the exports folder (their responses stay loaded; the archive keeps them): "
+            + ", ".join(status.removed_exports)
+        )
+        print(textwrap.fill(removed, width, subsequent_indent="  "))
     print()
     if status.needs_attention:
         print("Needs attention (not loaded; read again when what it is read with changes):")
@@ -751,6 +1051,11 @@ COMMANDS = {
     "init": _init,
     "map": _map,
     "survey-kit": _survey_kit,
+    "rotate-salt": _rotate_salt,
+    "verify": _verify,
+    "serve": _serve,
+    "users": _users,
+    "audit": _audit,
 }
 
 

@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.progress import track
 
 from dashboards.model import RunFacts, read_published_tables
-from dashboards.pages import PageLink, write_dashboards
 from dashboards.sources import source_digest
+from resilience.audit import move_journal_into_warehouse
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings, mapping_for
 from resilience.ingest import (
     ExportPlan,
@@ -41,6 +41,8 @@ from resilience.ingest import (
     stage_batch,
 )
 from resilience.instruments import DEFINITIONS_DIR, Registry
+from resilience.integrity import archive_path as archive_file
+from resilience.integrity import require_intact_archives, require_warehouse
 from resilience.published import EXPORT_FORMATS, export_tables
 from resilience.quality_report import (
     VALIDATION_PAGE,
@@ -49,7 +51,8 @@ from resilience.quality_report import (
     write_validation_report,
 )
 from resilience.rules import ATTENTION_STATUSES, RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
-from resilience.runtime import crash_point
+from resilience.runtime import crash_point, publishing
+from resilience.salt import bound_salt
 from resilience.settings import PROJECT_ROOT, QualitySettings, Settings, WaveWindow
 from resilience.site import ReadingRules, reading_rules
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
@@ -78,6 +81,7 @@ RELEASE_SOURCE_SUFFIXES = (".py", ".sql", ".j2", ".css", ".js", ".toml")
 
 
 def _open_warehouse(settings: Settings) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    require_warehouse(settings)
     return open_warehouse(settings.warehouse_path, settings.warehouse.duckdb_config())
 
 
@@ -111,6 +115,7 @@ class FileReport:
     # Of rows_loaded, the responses that the careless-responding rules exclude from scoring.
     rows_excluded: int = 0
     archive_path: str | None = None
+    archive_sha256: str | None = None
     column_plan: str = "[]"
     # What the file was read with: its mapping, the roster, the waves, the settings, the
     # instruments. A file that needs attention is read again only when this changes.
@@ -170,6 +175,8 @@ def recorded_run(settings: Settings, registry: Registry) -> Iterator[RunReport]:
     with hold_run_lock(settings.run_lock_path, report.run_id):
         with _open_warehouse(settings) as con:
             ensure_schema(con, registry)
+            # A run with another salt is refused before it is recorded (raises SaltMismatch).
+            bound_salt(con, settings)
             con.execute(
                 read_sql("runs/start_run.sql"),
                 {"run_id": report.run_id, "started_at": report.started_at.replace(tzinfo=None)},
@@ -261,9 +268,10 @@ def ingest_exports(
     mappings = load_mappings(settings.paths.mappings)
     rules = reading_rules(settings)
     site = site_fingerprint(settings)
-    salt = settings.response_key_salt()
     with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
+        salt = bound_salt(con, settings)
+        require_intact_archives(con, settings)
         for batch_table in ("ingest_batch", "batch_row_failures", "batch_unanswered"):
             con.execute(f"delete from {batch_table}")
         # Files whose bytes need no reading again: loaded before, or read earlier in this run.
@@ -398,7 +406,7 @@ def _archive_file(
 ) -> FileReport | _ArchivedExport:
     """Archive the planned export and count its rows, on a connection of its own to `con`'s
     database: the only one that ever holds the `salt`, and only while it archives."""
-    archive_path = archive_dir / f"{plan.sha256}.parquet"
+    archive_path = archive_file(archive_dir, plan.sha256)
     with con.cursor() as archiver:
         set_variables(archiver, {"response_key_salt": salt})
         try:
@@ -430,6 +438,7 @@ def _stage_file(
         file_report.rows_read - file_report.rows_dropped_status - staged
     )
     file_report.archive_path = str(read.archive_path)
+    file_report.archive_sha256 = file_sha256(read.archive_path)
     return file_report
 
 
@@ -669,8 +678,9 @@ def publication_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) 
     digest.update(tables_fingerprint(con, sources).encode())
     # The validation report is part of the release: a newly held-back file changes it.
     digest.update(read_validation_state(con).fingerprint().encode())
-    # How much memory DuckDB may use changes nothing that is published.
-    digest.update(settings.model_dump_json(exclude={"warehouse"}).encode())
+    # How much memory DuckDB may use, and how the dashboards are served, change nothing that is
+    # published.
+    digest.update(settings.model_dump_json(exclude={"warehouse", "serve"}).encode())
     digest.update(source_digest(RELEASE_SOURCES, RELEASE_SOURCE_SUFFIXES, PROJECT_ROOT).encode())
     return digest.hexdigest()
 
@@ -729,6 +739,9 @@ def render(settings: Settings, report: RunReport) -> RunReport:
     if report.release_unchanged:
         return report
     crash_point("render")
+    # Plotly and the page templates take a second or two to import: a kept release never loads them.
+    from dashboards.pages import PageLink, write_dashboards
+
     # Copies for BI tools, from the analytics file just written: never from the warehouse.
     for file_format in EXPORT_FORMATS:
         export_tables(
@@ -781,7 +794,8 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
         prune_releases(settings)  # what killed runs left behind
     else:
         crash_point("publish")
-        publish_release(settings, report.release)
+        with publishing():  # not after a signal
+            publish_release(settings, report.release)
     report.outputs = (
         {}
         if report.release is None
@@ -799,6 +813,10 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
     if waiting := report.with_status("waiting"):
         notes.append(f"{len(waiting)} export(s) still being written, left for the next run")
     with _open_warehouse(settings) as con:
+        # The server's audit journal joins the warehouse while the run holds it anyway.
+        move_journal_into_warehouse(
+            con, settings.serve_state_dir, settings.serve.audit_retention_days
+        )
         con.execute(
             read_sql("runs/record_run.sql"),
             {

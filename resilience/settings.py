@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tomllib
@@ -119,6 +120,47 @@ class WarehouseSettings(BaseModel):
         return {"memory_limit": self.memory_limit} if self.memory_limit else {}
 
 
+class OidcSettings(BaseModel):
+    """Single sign-on with an OpenID Connect provider (authorization code flow with PKCE). Unset
+    `issuer`: local accounts only."""
+
+    issuer: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    # Where the provider sends people back: <public address>/auth/callback. Unset: the address
+    # the request came to (right behind a reverse proxy only with --proxy-headers).
+    redirect_url: str | None = None
+    scopes: list[str] = ["openid", "profile", "email"]
+    # The claim that names the person in the audit log and the access file.
+    username_claim: str = "email"
+    # Access from the provider's groups claim (values "leader", "manager:T001", "unit_lead:North",
+    # after `group_prefix`), or, when `access_file` is set, from that TOML file by username.
+    groups_claim: str = "groups"
+    group_prefix: str = ""
+    access_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _client_with_issuer(self) -> OidcSettings:
+        if self.issuer and not self.client_id:
+            raise ValueError("serve.oidc.issuer is set without serve.oidc.client_id")
+        return self
+
+
+class ServeSettings(BaseModel):
+    """`resilience serve`: sessions, sign-in limits and the audit log's retention."""
+
+    session_minutes: int = Field(default=480, ge=1)
+    # Wrong passwords in a row before an account is locked, and for how long.
+    max_failed_logins: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    # Failed sign-ins from one address, any account, before that address is locked as long.
+    max_failed_logins_per_address: int = Field(default=20, ge=1)
+    audit_retention_days: int = Field(default=400, ge=1)
+    # Signs session cookies and CSRF tokens; unset, one is generated once in the state folder.
+    session_secret: SecretStr | None = None
+    oidc: OidcSettings = OidcSettings()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RESILIENCE_", env_nested_delimiter="__")
 
@@ -129,6 +171,7 @@ class Settings(BaseSettings):
     indicators: IndicatorSettings = IndicatorSettings()
     early_warnings: EarlyWarningSettings = EarlyWarningSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
+    serve: ServeSettings = ServeSettings()
 
     @field_validator("paths")
     @classmethod
@@ -176,6 +219,12 @@ class Settings(BaseSettings):
         return self.paths.out / "archive"
 
     @property
+    def serve_state_dir(self) -> Path:
+        """Accounts, sessions and the audit journal of `resilience serve`: private, never in a
+        release."""
+        return self.paths.state / "serve"
+
+    @property
     def prefect_home(self) -> Path:
         return self.paths.state / "prefect"
 
@@ -201,17 +250,43 @@ class Settings(BaseSettings):
             "careless_exclusions": list(self.quality.exclude),
         }
 
-    def response_key_salt(self) -> str:
-        """The configured salt, or one generated once and kept private in the state folder."""
+    @property
+    def salt_file(self) -> Path:
+        """Where the generated salt is kept when none is configured."""
+        return self.paths.state / "salt"
+
+    def configured_salt(self) -> str | None:
+        """The configured salt, else the one kept in the state folder; None when there is none
+        (a new one is made only by `response_key_salt`)."""
         if self.privacy.salt is not None:
             return self.privacy.salt.get_secret_value()
-        salt_file = self.paths.state / "salt"
-        if not salt_file.exists():
-            salt_file.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(salt_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_hex(32))
-        return salt_file.read_text().strip()
+        return self.salt_file.read_text().strip() if self.salt_file.exists() else None
+
+    def response_key_salt(self) -> str:
+        """The configured salt, or one generated once and kept private in the state folder."""
+        if self.privacy.salt is None and not self.salt_file.exists():
+            write_private(self.salt_file, secrets.token_hex(32))
+        salt = self.configured_salt()
+        assert salt is not None  # configured, or just written
+        return salt
+
+    def session_secret(self) -> str:
+        """The configured session secret, or one generated once and kept in the state folder."""
+        if self.serve.session_secret is not None:
+            return self.serve.session_secret.get_secret_value()
+        path = self.serve_state_dir / "session-secret"
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):  # made by another process meanwhile
+                write_private(path, secrets.token_hex(32))
+        return path.read_text().strip()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create `path` readable by its owner only (mode 600), holding `text`; it must not exist."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 def _resolve_relative(section: dict, base: Path) -> dict:
@@ -239,6 +314,9 @@ def load_settings(
     )
     if "paths" in file_values:
         file_values["paths"] = _resolve_relative(file_values["paths"], config_path.parent)
+    oidc = file_values.get("serve", {}).get("oidc", {})
+    if "access_file" in oidc:
+        oidc["access_file"] = str(config_path.parent / oidc["access_file"])
     arguments = {
         "exports": exports,
         "roster": roster,
@@ -253,9 +331,18 @@ def load_settings(
         Settings().model_dump(exclude_unset=True),
         {"paths": {k: str(Path(v).resolve()) for k, v in arguments.items() if v is not None}},
     ):
-        for section, values in source.items():
-            merged.setdefault(section, {}).update(values or {})
+        _merge(merged, source)
     return Settings(**merged)
+
+
+def _merge(into: dict, values: dict) -> None:
+    """Merge `values` into `into`, table by table: RESILIENCE_SERVE__OIDC__CLIENT_SECRET replaces
+    the one value, not the file's whole [serve.oidc] table."""
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, dict) else value
 
 
 def require_run_inputs(settings: Settings) -> None:

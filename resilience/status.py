@@ -90,6 +90,8 @@ class Status:
     needs_attention: list[FileNeedingAttention] = field(default_factory=list)
     published: PublishedRelease | None = None
     published_unavailable: str | None = None
+    # Loaded exports no longer in the exports folder (their responses stay in the warehouse).
+    removed_exports: list[str] = field(default_factory=list)
 
     @property
     def last_run_failed(self) -> bool:
@@ -186,6 +188,19 @@ def read_files_needing_attention(warehouse_path: Path) -> list[FileNeedingAttent
     return [FileNeedingAttention(name, kind, why, attention_fix(why)) for name, kind, why in rows]
 
 
+def removed_exports(warehouse_path: Path, exports: Path) -> list[str]:
+    """The names of loaded exports that are no longer anywhere below the `exports` folder; none
+    when the folder cannot be read (a share not mounted is not a removal)."""
+    if not exports.is_dir():
+        return []
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        loaded = [
+            name for (name,) in con.execute(read_sql("runs/loaded_file_names.sql")).fetchall()
+        ]
+    present = {path.name for path in exports.rglob("*") if path.is_file()}
+    return [name for name in loaded if name not in present]
+
+
 def read_published(settings: Settings) -> PublishedRelease:
     """Tables and row counts of the analytics file readers open, and the dashboard pages.
     Raises OSError or duckdb.Error when nothing is published."""
@@ -223,6 +238,9 @@ def read_status(settings: Settings, limit: int = 10) -> Status:
             try:
                 status.runs = read_runs(settings.warehouse_path, limit)
                 status.needs_attention = read_files_needing_attention(settings.warehouse_path)
+                status.removed_exports = removed_exports(
+                    settings.warehouse_path, settings.paths.exports
+                )
             except duckdb.Error as error:
                 status.runs_unavailable = one_line(error)
     if not settings.analytics_path.exists():
@@ -250,5 +268,6 @@ __all__ = [
     "read_published",
     "read_runs",
     "read_status",
+    "removed_exports",
     "shared_run_lock",
 ]

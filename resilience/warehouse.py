@@ -13,7 +13,6 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-from scipy import stats
 
 from resilience.instruments import Registry
 from resilience.published import document_candidate
@@ -137,6 +136,9 @@ def load_seeds(
     )
     _replace_table(con, "seed_actions", read_action_log(action_log))
     degrees = list(range(1, T_TABLE_MAX_DF + 1))
+    # SciPy takes a second to import: only a run that builds the models loads it.
+    from scipy import stats
+
     t_table = pd.DataFrame({"df": degrees, "t975": stats.t.ppf(0.975, degrees)})
     _replace_table(con, "seed_t_critical", t_table)
 

@@ -161,15 +161,23 @@ def cli_environment(prefect_api_url: str | None, **extra: str) -> dict[str, str]
     return {**environment_without_prefect(), "COLUMNS": "200", **api, **extra}
 
 
-def run_stages(settings: Settings, registry: Registry) -> pipeline.RunReport:
+def run_stages(
+    settings: Settings, registry: Registry, report: pipeline.RunReport | None = None
+) -> pipeline.RunReport:
     """Every stage of a run, as plain functions (no Prefect)."""
-    report = pipeline.new_run()
+    report = report or pipeline.new_run()
     for stage in (pipeline.ingest_exports, pipeline.validate):
         report = stage(settings, report, registry)
     report = pipeline.load(settings, report)
     pipeline.transform(settings, registry)
     report = pipeline.render(settings, report)
     return pipeline.publish(settings, report)
+
+
+def run_recorded_stages(settings: Settings, registry: Registry) -> pipeline.RunReport:
+    """Every stage of a run as the nightly flow runs them, recorded in `runs`, without Prefect."""
+    with pipeline.recorded_run(settings, registry) as report:
+        return run_stages(settings, registry, report)
 
 
 @dataclass(frozen=True)

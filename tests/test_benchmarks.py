@@ -36,7 +36,7 @@ def test_peak_memory_counts_the_children_too():
 def test_a_small_benchmark_runs_every_stage_and_loads_the_new_rows_once(tmp_path, capsys):
     results_file = tmp_path / "results.json"
 
-    assert main(["--responses", "3000", "--teams", "20", "--json", str(results_file)]) == 0
+    assert main(["--responses", "1200", "--teams", "12", "--json", str(results_file)]) == 0
 
     results = json.loads(results_file.read_text(encoding="utf-8"))
     assert [stage["name"] for stage in results["stages"]] == [
@@ -47,9 +47,9 @@ def test_a_small_benchmark_runs_every_stage_and_loads_the_new_rows_once(tmp_path
         "render",
         "publish",
     ]
-    # The newest of 3 exports of 1,000 responses was held back by 1% (10 responses) at first.
-    assert results["responses_loaded"] + results["incremental_responses_loaded"] == 3000
-    assert results["incremental_responses_loaded"] == 10
+    # The newest of 3 exports of 400 responses was held back by 1% (4 responses) at first.
+    assert results["responses_loaded"] + results["incremental_responses_loaded"] == 1200
+    assert results["incremental_responses_loaded"] == 4
     assert all(stage["peak_rss_bytes"] > 0 for stage in results["stages"])
     assert results["floor_total_seconds"] > 0
     assert results["prefect_startup_seconds"] > 0

@@ -1,5 +1,6 @@
 """The nightly flow end to end through Prefect from the CLI, with no server to start first: the
-run starts a temporary one of its own."""
+run starts a temporary one of its own. The sample carries the planted problems of the quality
+tests (bad rows, a held-back file), so that the run's Prefect summary has something to say."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import duckdb
 import pytest
 
 from tests.browsing import PageVisitor
-from tests.conftest import cli_environment, make_project
+from tests.conftest import cli_environment
+from tests.test_quality_pipeline import HELD_BACK, HELD_BACK_REASON, make_problem_project
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
     project = tmp_path_factory.mktemp("project")
-    config = make_project(project)
+    config = make_problem_project(project)
     completed = subprocess.run(
         [sys.executable, "-m", "resilience", "run", "--config", str(config)],
         capture_output=True,
@@ -69,6 +71,23 @@ def test_the_flow_run_is_recorded_by_prefect(cli_run) -> None:
             "select flow.name, flow_run.state_name from flow_run join flow on flow.id = flow_id"
         ).fetchall()
     assert runs == [("nightly", "Completed")]
+
+
+def test_the_prefect_run_summary_carries_the_validation_of_each_file(cli_run) -> None:
+    project, _ = cli_run
+    with duckdb.connect(str(project / "build" / "warehouse.duckdb"), read_only=True) as con:
+        [(run_id,)] = con.execute("select run_id from runs").fetchall()
+    with contextlib.closing(sqlite3.connect(project / "state" / "prefect" / "prefect.db")) as db:
+        [(summary,)] = db.execute(
+            "select data from artifact where key = 'nightly-run-summary'"
+        ).fetchall()
+    assert run_id in summary
+    assert "## Validation" in summary
+    assert f"| {HELD_BACK} | held_back | 10 | 0 | 0 | 0 | 10 | 0 | 0 | {HELD_BACK_REASON} |" in (
+        summary
+    )
+    assert "| staff_survey_2025-05.csv | loaded | 1006 | 3 | 0 | 3 | 5 | 995 |" in summary
+    assert "Every row read is accounted for" in summary
 
 
 @pytest.mark.browser

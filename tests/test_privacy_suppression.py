@@ -68,9 +68,16 @@ def test_the_next_smallest_sibling_and_a_cut_equal_to_it_are_hidden(
     respondents = shown_cells(
         warehouse,
         "select group_type || ':' || group_id, respondents from response_rates "
-        "where group_type = 'team'",
+        "where group_type = 'team' and wave = 'W1'",
     )
     assert respondents == {"team:A": None, "team:B": None, "team:C": 12, "team:D": 7, "team:E": 8}
+    # The roster's W2 has no response yet: every team shows 0 respondents, which describes no one.
+    waiting = shown_cells(
+        warehouse,
+        "select group_id, respondents from response_rates "
+        "where group_type = 'team' and wave = 'W2'",
+    )
+    assert waiting == dict.fromkeys(TEAMS, 0)
 
 
 def test_suppression_is_decided_per_wave_and_a_change_needs_both_waves_shown(

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 from playwright.sync_api import Browser
-from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from resilience.instruments import Registry
 from resilience.quality_report import (
@@ -28,7 +23,7 @@ from resilience.quality_report import (
 from resilience.settings import QualitySettings, load_settings
 from resilience.validation import MartShape, Relation, build_mart_suite
 from tests.browsing import PageVisitor
-from tests.conftest import cli_environment, make_project, run_stages
+from tests.conftest import make_project, run_stages
 from tests.test_quality_pipeline import HELD_BACK, HELD_BACK_REASON, make_problem_project
 
 SCRIPT_VALUE = "<script>alert(1)</script>"
@@ -161,37 +156,3 @@ def test_a_run_publishes_the_report_beside_the_dashboards_and_a_new_held_back_fi
         assert visit.page.get_by_role("rowheader", name=HELD_BACK).is_visible()
     assert [url for url in visit.requests if not url.startswith("file://")] == []
     assert visit.console_errors == [] and visit.page_errors == []
-
-
-@pytest.mark.e2e
-def test_the_prefect_run_summary_carries_the_validation_of_each_file(
-    tmp_path: Path, prefect_server: str
-) -> None:
-    config = make_problem_project(tmp_path)
-    run = subprocess.run(
-        [sys.executable, "-m", "resilience", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=cli_environment(prefect_server),
-    )
-    assert run.returncode == 0, run.stderr
-    with duckdb.connect(str(load_settings(config).warehouse_path), read_only=True) as con:
-        [(run_id,)] = con.execute("select run_id from runs").fetchall()
-
-    # The synchronous client: the module's browser keeps an event loop running in this thread.
-    with (
-        temporary_settings(updates={PREFECT_API_URL: prefect_server}),
-        get_client(sync_client=True) as client,
-    ):
-        [summary] = [
-            artifact.data
-            for artifact in client.read_artifacts()
-            if artifact.key == "nightly-run-summary" and run_id in artifact.data
-        ]
-    assert "## Validation" in summary
-    assert f"| {HELD_BACK} | held_back | 10 | 0 | 0 | 0 | 10 | 0 | 0 | {HELD_BACK_REASON} |" in (
-        summary
-    )
-    assert "| staff_survey_2025-05.csv | loaded | 1006 | 3 | 0 | 3 | 5 | 995 |" in summary
-    assert "Every row read is accounted for" in summary

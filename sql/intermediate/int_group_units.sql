@@ -7,7 +7,8 @@
 -- organization_by_<item>). Each group names the group it is part of (parent_group_type,
 -- parent_group_id): the cells of one group type under one parent split that parent.
 -- respondents and invited (the roster headcount; whole-team units only) are the unit's own. Teams
--- on the roster without a response count too, so that the headcount above them is complete.
+-- on the roster without a response count too, so that the headcount above them is complete, and
+-- so do roster waves without a single response yet: their participation is 0%, not unknown.
 with responses as (
     select * from stg_survey__responses
 ),
@@ -18,7 +19,6 @@ facets as (
 
 roster as (
     select * from stg_roster__team_waves
-    where wave in (select responses.wave from responses)
 ),
 
 responding_teams as (

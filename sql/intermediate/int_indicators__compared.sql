@@ -29,7 +29,8 @@ with_previous as (
         previous.value as previous_value,
         previous.sd as previous_sd
     from cells
-    inner join waves on waves.wave = cells.wave
+    -- A roster wave without responses has response rates (0%) but no place among the waves.
+    left join waves on waves.wave = cells.wave
     left join cells as previous
         on previous.wave = waves.previous_wave
         and previous.group_type = cells.group_type

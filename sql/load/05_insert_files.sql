@@ -25,6 +25,7 @@ final as (
         case when batch_files.status = 'staged' then 'loaded' else batch_files.status end as status,
         batch_files.reason,
         batch_files.archive_path,
+        batch_files.archive_sha256,
         cast(batch_files.column_plan as json) as column_plan,
         batch_files.inputs_fingerprint,
         getvariable('run_id') as run_id,
