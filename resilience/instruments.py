@@ -35,7 +35,9 @@ SCORE_METHODS = ("sum", "mean", "0-100")
 RESERVED_GROUP_TYPES = frozenset({"organization", "team", "parent_unit", "service_line"})
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 # Answers that survey tools and organizations write for "not answered": explicit options,
-# Qualtrics' seen-but-unanswered recode (-99), common negative missing-data codes, and blanks.
+# Qualtrics' seen-but-unanswered recode (-99), common negative missing-data codes, REDCap's
+# project-level missing-data codes (unknown, not asked, asked but unknown, not applicable), and
+# blanks.
 DEFAULT_MISSING_ANSWERS = (
     "",
     "Prefer not to answer",
@@ -47,6 +49,10 @@ DEFAULT_MISSING_ANSWERS = (
     "-99",
     "-77",
     "-88",
+    "UNK",
+    "NASK",
+    "ASKU",
+    "NA",
 )
 
 
