@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resilience.formats import ColumnHeader, column_role
+from resilience.formats import ColumnHeader, UnreadableExport, column_role
 from resilience.instruments import DEFAULT_MISSING_ANSWERS, Instrument, Registry
 from resilience.readers import Layout, detect_layout, read_data_rows
 from resilience.site import match_key
@@ -38,7 +38,9 @@ STEM_PATTERNS = (
 TEAM_NAME = re.compile(r"team|unit|department|service|program|site|ward|location", re.I)
 # Tool metadata that records when a response was submitted, though the reader does not keep it
 # by default (legacy Qualtrics' EndDate, REDCap's survey timestamp, Microsoft Forms' completion).
-SUBMITTED = re.compile(r"end ?date|(survey )?timestamp|completion time|date submitted", re.I)
+SUBMITTED = re.compile(
+    r"end ?date|(survey )?timestamp|[a-z0-9_]+_timestamp|completion time|date submitted", re.I
+)
 AMBIGUOUS = "ambiguous"
 MISSING_KEYS = frozenset(match_key(answer) for answer in DEFAULT_MISSING_ANSWERS)
 
@@ -262,6 +264,10 @@ def draft_mapping(
 ) -> MappingDraft:
     """Propose a mapping for the export at `path`. Raises UnreadableExport."""
     layout = detect_layout(path)
+    if not layout.export_format.is_export:
+        raise UnreadableExport(
+            f"{path.name}: a {layout.export_format.tool} codebook, not an export"
+        )
     canonical_ids = frozenset((*registry.item_ids, "team", "wave"))
     roles = {
         header.position: column_role(header, layout.export_format, None, None, canonical_ids)
@@ -362,10 +368,10 @@ def draft_toml(draft: MappingDraft) -> str:
             ]
     else:
         lines += [
-            "# wave: CHECK: the export has neither a wave column nor a recorded date. Give every "
-            "file one wave,",
-            "# or take it from the file name with a regular expression (its first group):",
-            'wave = "YYYY-MM"',
+            "# wave: CHECK: the export has neither a wave column nor a recorded date. Until you",
+            "# give every file one wave, or take it from the file name with a regular expression",
+            "# (its first group), the file is not loaded:",
+            '# wave = "YYYY-MM"',
             '# wave_from_file = "_(\\\\d{4}-\\\\d{2})"',
         ]
     lines += ["", "[columns]"]
@@ -406,7 +412,8 @@ def draft_toml(draft: MappingDraft) -> str:
                 why += f"; CHECK: these name none: {shown} (add them as aliases in the roster)"
         lines += [
             f"# team: column {_key(team.column.label)}: {why}. Sure: {team.confidence}.",
-            f'{_key(team.column.label)} = "team"',
+            # Without a roster a name alone is too weak to map on: a person confirms it.
+            ("# " if team.confidence == "low" else "") + f'{_key(team.column.label)} = "team"',
         ]
     else:
         lines += [

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from resilience.cli import main
-from resilience.formats import load_mappings
+from resilience.formats import UnreadableExport, load_mappings
 from resilience.ingest import plan_export
 from resilience.instruments import Registry
 from resilience.mapping_draft import draft_mapping, draft_toml, match_pattern
 from resilience.settings import PROJECT_ROOT, load_settings
 from resilience.site import read_team_keys
-from tests.conftest import SAMPLE_DIR
+from tests.conftest import REAL_EXPORTS, SAMPLE_DIR
 
 
 def test_the_samples_numbered_matrices_are_placed_by_their_grouping(registry: Registry) -> None:
@@ -194,3 +194,17 @@ def test_a_tools_own_numbers_are_recoded_by_the_draft_and_flagged(
     [mapping] = load_mappings(mappings)
     assert mapping.answers["brs"] == {"10": 1, "11": 2, "12": 3, "13": 4, "14": 5}
     assert mapping.columns["Team"] == "team"
+
+
+@pytest.mark.skipif(not REAL_EXPORTS.is_dir(), reason=f"real exports not found at {REAL_EXPORTS}")
+def test_real_exports_holding_no_instrument_get_no_guessed_block(registry: Registry) -> None:
+    for path in sorted(REAL_EXPORTS.glob("*.csv")):
+        if path.name == "redcap_survey_dictionary.csv":
+            with pytest.raises(UnreadableExport, match="codebook, not an export"):
+                draft_mapping(path, registry, {})
+            continue
+        draft = draft_mapping(path, registry, {})
+        assert draft.placed == (), path.name
+        assert draft.unplaced, path.name
+        # Whatever the draft says, it maps nothing: a person decides.
+        assert tomllib.loads(draft_toml(draft)).get("columns", {}) == {}, path.name
