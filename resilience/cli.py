@@ -21,6 +21,8 @@ from resilience.settings import (
 
 if TYPE_CHECKING:
     from resilience.pipeline import RunReport
+    from resilience.settings import Settings
+    from resilience.site import ReadingRules
     from resilience.status import Status
 
 EXIT_OK = 0
@@ -93,6 +95,13 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
         help="fieldwork windows CSV 'wave,opens,closes': a response without a wave column is in "
         "the window holding its date (default: paths.waves, and [quality.waves])",
     )
+    parser.add_argument(
+        "--actions",
+        type=Path,
+        metavar="FILE",
+        help="leaders' action log CSV 'team_id,date,action'; actions of teams not on the roster "
+        "are reported and not published (default: paths.actions)",
+    )
 
 
 def _add_path_options(parser: argparse.ArgumentParser) -> None:
@@ -104,12 +113,6 @@ def _add_path_options(parser: argparse.ArgumentParser) -> None:
         help="folder of survey exports to ingest (default: paths.exports of the configuration)",
     )
     _add_reading_options(parser)
-    parser.add_argument(
-        "--actions",
-        type=Path,
-        metavar="FILE",
-        help="leaders' action log CSV 'team_id,date,action' (default: paths.actions)",
-    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -749,7 +752,6 @@ def _run_once(arguments: argparse.Namespace) -> int:
         roster=arguments.roster,
         out=arguments.out,
         **_reading_paths(arguments),
-        actions=arguments.actions,
     )
     require_run_inputs(settings)
     configure_prefect(settings)
@@ -813,7 +815,13 @@ def _sample(arguments: argparse.Namespace) -> int:
 
 
 def _reading_paths(arguments: argparse.Namespace) -> dict[str, Path | None]:
-    return {"mappings": arguments.mappings, "waves": arguments.waves}
+    return {"mappings": arguments.mappings, "waves": arguments.waves, "actions": arguments.actions}
+
+
+def _off_roster_actions(settings: Settings, rules: ReadingRules) -> dict[str, int]:
+    from resilience.site import actions_off_roster
+
+    return actions_off_roster(settings.paths.actions, set(rules.team_keys.values()))
 
 
 def _inspect(arguments: argparse.Namespace) -> int:
@@ -824,16 +832,16 @@ def _inspect(arguments: argparse.Namespace) -> int:
     from resilience.instruments import load_registry
     from resilience.site import reading_rules
 
+    rules = reading_rules(settings)
     result = inspect_export(
-        arguments.file,
-        load_mappings(settings.paths.mappings),
-        load_registry(),
-        reading_rules(settings),
+        arguments.file, load_mappings(settings.paths.mappings), load_registry(), rules
     )
+    result["actions_off_roster"] = off_roster = _off_roster_actions(settings, rules)
     if arguments.json:
         print(json.dumps(result, indent=2))
     else:
         print(inspection_text(result))
+        print(_off_roster_line(off_roster), end="")
     return EXIT_OK if not result["problems"] else EXIT_FAILED
 
 
@@ -978,8 +986,10 @@ def _validate(arguments: argparse.Namespace) -> int:
         raise UsageError(f"roster not found: {display_path(settings.paths.roster)}")
     from resilience.instruments import load_registry
     from resilience.pipeline import validate_file
+    from resilience.site import reading_rules
 
     file_report, cells = validate_file(arguments.file, settings, load_registry())
+    off_roster = _off_roster_actions(settings, reading_rules(settings))
     # A file recognised as an export but blocked (no team column, say) was read: `inspect`
     # shows its rows. Only a file with no recognised format cannot be read.
     outcome = {
@@ -1006,6 +1016,7 @@ def _validate(arguments: argparse.Namespace) -> int:
                         {"row": row, "column": column, "rule": rule, "value": value}
                         for row, column, rule, value in cells
                     ],
+                    "actions_off_roster": off_roster,
                 },
                 indent=2,
             )
@@ -1020,7 +1031,15 @@ def _validate(arguments: argparse.Namespace) -> int:
             print("quarantined cells (row, column, rule, value):")
             for row, column, rule, value in cells:
                 print(f"  {'file' if row is None else row}\t{column or '-'}\t{rule}\t{value}")
+        print(_off_roster_line(off_roster), end="")
     return EXIT_OK if file_report.status == "loaded" else EXIT_FAILED
+
+
+def _off_roster_line(off_roster: dict[str, int]) -> str:
+    if not off_roster:
+        return ""
+    teams = ", ".join(f"{team} ({count})" for team, count in off_roster.items())
+    return f"actions not published, their teams are not on the roster: {teams}\n"
 
 
 def exit_code_for(error: Exception) -> int:

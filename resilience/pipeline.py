@@ -54,7 +54,7 @@ from resilience.rules import ATTENTION_STATUSES, RULE_FILE_HELD_BACK, RULE_FILE_
 from resilience.runtime import crash_point, publishing
 from resilience.salt import bound_salt
 from resilience.settings import PROJECT_ROOT, QualitySettings, Settings, WaveWindow
-from resilience.site import ReadingRules, reading_rules
+from resilience.site import ReadingRules, actions_off_roster, reading_rules
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
 from resilience.status import ExportsNotReady, hold_run_lock, one_line
 from resilience.warehouse import (
@@ -724,9 +724,11 @@ def render(settings: Settings, report: RunReport) -> RunReport:
             build_candidate(con, release / settings.analytics_path.name)
             published_checks = mart_relations(con, settings.privacy.min_group_size)
         validation = read_validation_state(con)
-        report.actions_off_roster = dict(
-            con.execute(read_sql("quality/actions_off_roster.sql")).fetchall()
-        )
+
+    rules = reading_rules(settings)
+    report.actions_off_roster = actions_off_roster(
+        settings.paths.actions, set(rules.team_keys.values())
+    )
     excluded = {outcome.file_sha256: outcome.rows_excluded for outcome in validation.files}
     for file_report in report.with_status("loaded"):
         file_report.rows_excluded = excluded.get(file_report.file_sha256, 0)

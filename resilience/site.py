@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import pairwise
@@ -141,3 +142,14 @@ def reading_rules(settings: Settings) -> ReadingRules:
         team_keys=read_team_keys(roster) if roster.is_file() else {},
         wave_windows=wave_windows(settings),
     )
+
+
+def actions_off_roster(actions: Path | None, team_ids: Collection[str]) -> dict[str, int]:
+    """The action log's teams that are not on the roster, with their actions: the run reports
+    them and does not publish them."""
+    if actions is None or not actions.is_file():
+        return {}
+    teams = Counter(
+        (row.get("team_id") or "").strip() for _, row in _csv_rows(actions, ("team_id",))
+    )
+    return {team: count for team, count in sorted(teams.items()) if team not in team_ids}

@@ -17,7 +17,7 @@ from resilience.ingest import ExportPlan, archive_export, plan_export, stage_bat
 from resilience.inspection import inspect_export, inspection_text
 from resilience.instruments import DEFAULT_MISSING_ANSWERS, DEFINITIONS_DIR, Registry, load_registry
 from resilience.settings import Settings, UsageError, WaveWindow
-from resilience.site import ReadingRules, read_team_keys, wave_windows
+from resilience.site import ReadingRules, actions_off_roster, read_team_keys, wave_windows
 from resilience.sqlfiles import set_variables
 from resilience.warehouse import ensure_schema
 
@@ -321,3 +321,12 @@ def test_an_instrument_may_give_its_own_missing_answers(tmp_path: Path) -> None:
     assert {item.missing_answers for item in brs.items} == {("", "Skipped")}
     [default] = load_registry(DEFINITIONS_DIR).instrument("brs").items[:1]
     assert default.missing_answers == DEFAULT_MISSING_ANSWERS
+
+
+def test_actions_of_teams_the_roster_lacks_are_counted(tmp_path: Path) -> None:
+    actions = tmp_path / "actions.csv"
+    actions.write_text(
+        "team_id,date,action\nT1,2026-01-02,Peer support\n T9 ,2026-01-03,A\nT9,2026-01-04,B\n"
+    )
+    assert actions_off_roster(actions, {"T1"}) == {"T9": 2}
+    assert actions_off_roster(None, {"T1"}) == {}

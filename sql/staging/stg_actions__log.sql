@@ -1,7 +1,7 @@
 -- One row per action in the leaders' action log (key: action_id): what a team on the roster
 -- changed and when. action_id numbers them in order of team, date and text. A date that is not a
 -- date fails the run with the value named, rather than losing the action. An action whose team is
--- not on the roster is not published (the run reports it: sql/quality/actions_off_roster.sql).
+-- not on the roster is not published (the run reports it: resilience.site.actions_off_roster).
 with source as (
     select * from seed_actions
 ),
