@@ -73,12 +73,23 @@ def nightly(
     roster: str | None = None,
     out: str | None = None,
     progress: bool = False,
+    mappings: str | None = None,
+    waves: str | None = None,
+    actions: str | None = None,
 ) -> RunReport:
     """Ingest new survey exports, validate, load, score, and publish indicators and dashboards.
 
     `progress` draws progress bars on standard error (for an interactive terminal only).
     """
-    settings = load_settings(config, exports=exports, roster=roster, out=out)
+    settings = load_settings(
+        config,
+        exports=exports,
+        roster=roster,
+        out=out,
+        mappings=mappings,
+        waves=waves,
+        actions=actions,
+    )
     registry = load_registry()
     with pipeline.recorded_run(settings, registry) as report:
         report = ingest(settings, report, registry, progress)

@@ -21,6 +21,8 @@ from resilience.settings import (
 
 if TYPE_CHECKING:
     from resilience.pipeline import RunReport
+    from resilience.settings import Settings
+    from resilience.site import ReadingRules
     from resilience.status import Status
 
 EXIT_OK = 0
@@ -43,6 +45,8 @@ exit codes, for a scheduler to act on (the reason is the last line of standard e
 Run 'resilience COMMAND --help' for the options of one command."""
 
 
+# File statuses that a person must act on: the file is not loaded until something changes.
+NEEDS_ATTENTION = ("quarantined", "held_back", "needs_attention")
 # The roles of `resilience.access.Role`, spelled here so that `--help` needs no import.
 ROLE_NAMES = ("leader", "unit_lead", "manager", "survey_administrator", "analyst")
 CONFIG_HELP = "configuration file (default: resilience.toml in the project folder)"
@@ -68,6 +72,38 @@ def _at_least(minimum: int, why: str = "") -> Callable[[str], int]:
     return parse
 
 
+def _add_reading_options(parser: argparse.ArgumentParser) -> None:
+    """The site inputs that decide how an export is read: every command that reads one takes
+    them, so that `run`, `validate` and `inspect` read a file alike."""
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        metavar="FILE",
+        help="roster CSV: teams (id, name, optional aliases) and headcount per wave "
+        "(default: paths.roster)",
+    )
+    parser.add_argument(
+        "--mappings",
+        type=Path,
+        metavar="DIR",
+        help="folder of mapping TOML files, one per survey source (default: paths.mappings)",
+    )
+    parser.add_argument(
+        "--waves",
+        type=Path,
+        metavar="FILE",
+        help="fieldwork windows CSV 'wave,opens,closes': a response without a wave column is in "
+        "the window holding its date (default: paths.waves, and [quality.waves])",
+    )
+    parser.add_argument(
+        "--actions",
+        type=Path,
+        metavar="FILE",
+        help="leaders' action log CSV 'team_id,date,action'; actions of teams not on the roster "
+        "are reported and not published (default: paths.actions)",
+    )
+
+
 def _add_path_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
     parser.add_argument(
@@ -76,12 +112,7 @@ def _add_path_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="folder of survey exports to ingest (default: paths.exports of the configuration)",
     )
-    parser.add_argument(
-        "--roster",
-        type=Path,
-        metavar="FILE",
-        help="roster CSV: teams and headcount per wave (default: paths.roster)",
-    )
+    _add_reading_options(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -161,14 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("file", type=Path, help="the export file")
     inspect.add_argument(
-        "--config", type=Path, metavar="FILE", help=CONFIG_HELP + "; its mappings are used"
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=CONFIG_HELP + "; its mappings, roster and wave windows are used",
     )
+    _add_reading_options(inspect)
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_status_command(commands)
     _add_schedule_command(commands)
     _add_export_png_command(commands)
     _add_export_tables_command(commands)
     _add_validate_command(commands)
+    _add_init_command(commands)
+    _add_map_command(commands)
+    _add_survey_kit_command(commands)
     _add_rotate_salt_command(commands)
     verify = commands.add_parser(
         "verify",
@@ -304,13 +342,130 @@ def _add_validate_command(commands: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help=CONFIG_HELP + "; its mappings, roster, wave windows and held-back share are used",
     )
-    validate.add_argument(
+    _add_reading_options(validate)
+    validate.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _add_init_command(commands: argparse._SubParsersAction) -> None:
+    init = commands.add_parser(
+        "init",
+        help="start a site folder: configuration, empty exports and mappings, templates",
+        description=(
+            "Write a site folder: resilience.toml with every path inside the folder, empty "
+            "exports/ and mappings/ folders, roster.csv and waves.csv templates (headers only), "
+            "and an empty action log. Nothing is overwritten: an existing configuration stops it. "
+            "Next: put an export in exports/, draft its mapping with 'resilience map', fill in "
+            "the roster and waves, and run 'resilience run --config DIR/resilience.toml'."
+        ),
+    )
+    init.add_argument("directory", type=Path, metavar="DIR", help="the site folder (made if new)")
+
+
+def _add_map_command(commands: argparse._SubParsersAction) -> None:
+    draft = commands.add_parser(
+        "map",
+        help="draft a mapping for an export whose columns are not canonical ids",
+        description=(
+            "Read an export and propose its mapping: the blocks of item columns whose size and "
+            "answers fit an instrument (in order), the team column (values naming roster teams "
+            "by id, name or alias) and the date that places responses in waves. The draft is a "
+            "commented TOML file saying what each block matched, how sure it is and what to "
+            "check; a block it cannot place is listed, never guessed. Nothing is loaded."
+        ),
+    )
+    draft.add_argument("file", type=Path, help="the export file")
+    draft.add_argument("--config", type=Path, metavar="FILE", help=CONFIG_HELP)
+    draft.add_argument(
         "--roster",
         type=Path,
         metavar="FILE",
-        help="roster CSV: the teams a row may name (default: paths.roster)",
+        help="roster CSV whose team ids, names and aliases find the team column "
+        "(default: paths.roster)",
     )
-    validate.add_argument("--json", action="store_true", help="print JSON instead of text")
+    draft.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the draft here, e.g. mappings/NAME.toml; NAME becomes the source "
+        "(default: print it)",
+    )
+
+
+def _map(arguments: argparse.Namespace) -> int:
+    settings = load_settings(arguments.config, roster=arguments.roster)
+    _require_export(arguments.file)
+    if arguments.out is not None and arguments.out.exists():
+        raise UsageError(f"{display_path(arguments.out)} exists already: nothing was written")
+    from resilience.instruments import load_registry
+    from resilience.mapping_draft import draft_mapping, draft_summary, draft_toml
+    from resilience.site import read_team_keys
+
+    roster = settings.paths.roster
+    if arguments.roster is not None and not roster.is_file():
+        raise UsageError(f"roster not found: {display_path(roster)}")
+    draft = draft_mapping(
+        arguments.file,
+        load_registry(),
+        read_team_keys(roster) if roster.is_file() else {},
+        name=arguments.out.stem if arguments.out else None,
+    )
+    text = draft_toml(draft)
+    if arguments.out is None:
+        print(text, end="")
+        return EXIT_OK
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    arguments.out.write_text(text, encoding="utf-8")
+    print(f"wrote {display_path(arguments.out)}")
+    for line in draft_summary(draft):
+        print(f"  {line}")
+    return EXIT_OK
+
+
+def _add_survey_kit_command(commands: argparse._SubParsersAction) -> None:
+    from datetime import date
+
+    kit = commands.add_parser(
+        "survey-kit",
+        help="write a survey definition a survey tool imports, whose exports need no mapping",
+        description=(
+            "Write the staff-resilience survey for a survey tool to import: a REDCap data "
+            "dictionary, a Qualtrics Advanced Format TXT, a LimeSurvey tab-separated survey "
+            "structure, or a plain CSV template. Variable names are the canonical item ids and "
+            "answer codes the instruments' own wherever the tool's format can carry them; where "
+            "it cannot, the kit also writes the matching mapping (mappings/). Item wording is a "
+            "placeholder naming the item: enter the official wording from your licensed copy."
+        ),
+    )
+    kit.add_argument(
+        "--tool",
+        choices=("redcap", "qualtrics", "limesurvey", "csv"),
+        required=True,
+        help="the survey tool: redcap, qualtrics, limesurvey or csv",
+    )
+    kit.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into")
+    this_month = f"{date.today():%Y-%m}"
+    kit.add_argument(
+        "--wave",
+        default=this_month,
+        help=f"the wave REDCap's hidden wave field records (default: this month, {this_month})",
+    )
+
+
+def _survey_kit(arguments: argparse.Namespace) -> int:
+    from resilience.instruments import load_registry
+    from resilience.survey_kit import write_kit
+
+    for path in write_kit(arguments.tool, arguments.out, load_registry(), arguments.wave):
+        print(display_path(path))
+    return EXIT_OK
+
+
+def _init(arguments: argparse.Namespace) -> int:
+    from resilience.site_folder import create_site
+
+    for path in create_site(arguments.directory):
+        print(display_path(path) + ("/" if path.is_dir() else ""))
+    return EXIT_OK
 
 
 def _add_rotate_salt_command(commands: argparse._SubParsersAction) -> None:
@@ -603,7 +758,11 @@ def _run_once(arguments: argparse.Namespace) -> int:
     from resilience.runtime import configure_prefect, prefect_api, startup_timeout_seconds
 
     settings = load_settings(
-        arguments.config, exports=arguments.exports, roster=arguments.roster, out=arguments.out
+        arguments.config,
+        exports=arguments.exports,
+        roster=arguments.roster,
+        out=arguments.out,
+        **_reading_paths(arguments),
     )
     require_run_inputs(settings)
     configure_prefect(settings)
@@ -623,6 +782,9 @@ def _run_once(arguments: argparse.Namespace) -> int:
                 exports=str(arguments.exports) if arguments.exports else None,
                 roster=str(arguments.roster) if arguments.roster else None,
                 out=str(arguments.out) if arguments.out else None,
+                mappings=str(arguments.mappings) if arguments.mappings else None,
+                waves=str(arguments.waves) if arguments.waves else None,
+                actions=str(arguments.actions) if arguments.actions else None,
                 progress=sys.stderr.isatty(),
             )
     _print_run_summary(report)
@@ -639,9 +801,14 @@ def _print_run_summary(report: RunReport) -> None:
     for name, value in summary_lines(report):
         table.add_row(name, value)
     Console().print(table)
+    from resilience.rules import attention_fix
+
     for file_report in report.files:
-        if file_report.status in ("quarantined", "held_back", "waiting"):
-            print(f"{file_report.status}: {file_report.reason}", file=sys.stderr)
+        if file_report.status == "waiting":
+            print(f"waiting: {file_report.reason}", file=sys.stderr)
+        elif file_report.status in NEEDS_ATTENTION:
+            print(f"needs attention: {file_report.reason}", file=sys.stderr)
+            print(f"  fix: {attention_fix(file_report.reason)}", file=sys.stderr)
 
 
 def _sample(arguments: argparse.Namespace) -> int:
@@ -658,18 +825,34 @@ def _sample(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _reading_paths(arguments: argparse.Namespace) -> dict[str, Path | None]:
+    return {"mappings": arguments.mappings, "waves": arguments.waves, "actions": arguments.actions}
+
+
+def _off_roster_actions(settings: Settings, rules: ReadingRules) -> dict[str, int]:
+    from resilience.site import actions_off_roster
+
+    return actions_off_roster(settings.paths.actions, set(rules.team_keys.values()))
+
+
 def _inspect(arguments: argparse.Namespace) -> int:
-    settings = load_settings(arguments.config)
+    settings = load_settings(arguments.config, roster=arguments.roster, **_reading_paths(arguments))
     _require_export(arguments.file)
     from resilience.formats import load_mappings
     from resilience.inspection import inspect_export, inspection_text
     from resilience.instruments import load_registry
+    from resilience.site import reading_rules
 
-    result = inspect_export(arguments.file, load_mappings(settings.paths.mappings), load_registry())
+    rules = reading_rules(settings)
+    result = inspect_export(
+        arguments.file, load_mappings(settings.paths.mappings), load_registry(), rules
+    )
+    result["actions_off_roster"] = off_roster = _off_roster_actions(settings, rules)
     if arguments.json:
         print(json.dumps(result, indent=2))
     else:
         print(inspection_text(result))
+        print(_off_roster_line(off_roster), end="")
     return EXIT_OK if not result["problems"] else EXIT_FAILED
 
 
@@ -731,6 +914,16 @@ def _print_status(status: Status) -> None:
         )
         print(textwrap.fill(removed, width, subsequent_indent="  "))
     print()
+    if status.needs_attention:
+        print("Needs attention (not loaded; read again when what it is read with changes):")
+        for file in status.needs_attention:
+            print(textwrap.fill(file.reason, width, initial_indent="  ", subsequent_indent="    "))
+            print(
+                textwrap.fill(
+                    f"fix: {file.fix}", width, initial_indent="    ", subsequent_indent="      "
+                )
+            )
+        print()
     published = status.published
     if published is None:
         print(f"Published: nothing ({status.published_unavailable})")
@@ -798,17 +991,23 @@ def _export_tables(arguments: argparse.Namespace) -> int:
 
 
 def _validate(arguments: argparse.Namespace) -> int:
-    settings = load_settings(arguments.config, roster=arguments.roster)
+    settings = load_settings(arguments.config, roster=arguments.roster, **_reading_paths(arguments))
     _require_export(arguments.file)
     if not settings.paths.roster.is_file():
         raise UsageError(f"roster not found: {display_path(settings.paths.roster)}")
     from resilience.instruments import load_registry
     from resilience.pipeline import validate_file
+    from resilience.site import reading_rules
 
     file_report, cells = validate_file(arguments.file, settings, load_registry())
-    outcome = {"loaded": "would load", "held_back": "would be held back"}.get(
-        file_report.status, "cannot be read"
-    )
+    off_roster = _off_roster_actions(settings, reading_rules(settings))
+    # A file recognised as an export but blocked (no team column, say) was read: `inspect`
+    # shows its rows. Only a file with no recognised format cannot be read.
+    outcome = {
+        "loaded": "would load",
+        "held_back": "would be held back",
+        "quarantined": "cannot be loaded" if file_report.format else "cannot be read",
+    }.get(file_report.status, file_report.status)
     counts = {
         "rows read": file_report.rows_read,
         "previews, tests, spam dropped": file_report.rows_dropped_status,
@@ -828,6 +1027,7 @@ def _validate(arguments: argparse.Namespace) -> int:
                         {"row": row, "column": column, "rule": rule, "value": value}
                         for row, column, rule, value in cells
                     ],
+                    "actions_off_roster": off_roster,
                 },
                 indent=2,
             )
@@ -842,7 +1042,15 @@ def _validate(arguments: argparse.Namespace) -> int:
             print("quarantined cells (row, column, rule, value):")
             for row, column, rule, value in cells:
                 print(f"  {'file' if row is None else row}\t{column or '-'}\t{rule}\t{value}")
+        print(_off_roster_line(off_roster), end="")
     return EXIT_OK if file_report.status == "loaded" else EXIT_FAILED
+
+
+def _off_roster_line(off_roster: dict[str, int]) -> str:
+    if not off_roster:
+        return ""
+    teams = ", ".join(f"{team} ({count})" for team, count in off_roster.items())
+    return f"actions not published, their teams are not on the roster: {teams}\n"
 
 
 def exit_code_for(error: Exception) -> int:
@@ -870,6 +1078,9 @@ COMMANDS = {
     "export-png": _export_png,
     "export-tables": _export_tables,
     "validate": _validate,
+    "init": _init,
+    "map": _map,
+    "survey-kit": _survey_kit,
     "rotate-salt": _rotate_salt,
     "verify": _verify,
     "serve": _serve,

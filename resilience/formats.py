@@ -26,6 +26,19 @@ Mapping files (one TOML per survey source, in the mappings folder)::
     [free_text]                         # optional: free-text columns to keep, as text_<name>
     "Q11" = "text_support_wishes"       # columns; every other free-text column is dropped
 
+    missing_answers = ["Skipped"]       # optional: more answers meaning "not answered", beside
+                                        # each instrument's own (resilience/instruments.py)
+    wave = "2026-01"                    # optional: every response of these files is in this wave
+    wave_from_file = "_(\\\\d{4}-\\\\d{2})"  # optional: or the wave is the part of the file name
+                                        # this regular expression's first group finds
+    recorded_date = "EndDate"           # optional: the column whose date (never its time of
+                                        # day) is each response's recorded date, where the tool
+                                        # writes none the reader knows (legacy Qualtrics,
+                                        # REDCap's survey timestamp)
+
+Without a wave column, `wave` or `wave_from_file`, a response's wave is the fieldwork window
+(`paths.waves`, `[quality.waves]`) holding its recorded date.
+
 A recode table replaces the item's plain codes: with `[answers.proqol]`, only its keys and the
 instrument's answer labels are accepted, so a stray "3" is not mistaken for code 3. Column names
 that occur twice in one export are told apart as `name`, `name.1`, `name.2`, ...
@@ -270,12 +283,13 @@ GOOGLE_TIMESTAMP = (
     r"Informazioni cronologiche|Tijdstempel|Sygnatura czasowa"
 )
 
+# The seed fixes one respondent's randomised question order: it is told apart per person.
 LIMESURVEY_METADATA: dict[str, Role] = {
     "id": "response_id",
     "submitdate": "recorded_at",
     "lastpage": "dropped",
     "startlanguage": "dropped",
-    "seed": "dropped",
+    "seed": "identifying",
     "startdate": "identifying",
     "datestamp": "identifying",
     "token": "identifying",
@@ -286,6 +300,25 @@ LIMESURVEY_METADATA: dict[str, Role] = {
     "email": "identifying",
     "interviewtime": "duration_seconds",
 }
+# The same columns when the export is written with "Full question text" headings.
+LIMESURVEY_FULL_TEXT_METADATA: dict[str, Role] = {
+    "Response ID": "response_id",
+    "Date submitted": "recorded_at",
+    "Last page": "dropped",
+    "Start language": "dropped",
+    "Seed": "identifying",
+    "Date started": "identifying",
+    "Date last action": "identifying",
+    "IP address": "identifying",
+    "Referrer URL": "identifying",
+    "Access code": "identifying",
+    "Token": "identifying",
+    "First name": "identifying",
+    "Last name": "identifying",
+    "Email address": "identifying",
+    "Total time": "duration_seconds",
+}
+LIMESURVEY_FREE_TEXT = r"(?i)\[(other|comment)\]"
 
 # Exports whose columns already carry canonical ids may also carry these.
 PLAIN_METADATA: dict[str, Role] = {
@@ -360,7 +393,19 @@ FORMATS: tuple[ExportFormat, ...] = (
             (r"attribute_\d+", "identifying"),
             (r"groupTime\d+|\w+Time", "dropped"),
         ),
-        free_text=r"\[(other|comment)\]",
+        free_text=LIMESURVEY_FREE_TEXT,
+    ),
+    ExportFormat(
+        name="limesurvey_full_text",
+        tool="LimeSurvey",
+        header_rows=1,
+        signatures=(Signature(cells=("Response ID", "Date submitted", "Last page")),),
+        metadata=LIMESURVEY_FULL_TEXT_METADATA,
+        metadata_patterns=(
+            (r"Attribute \d+|attribute_\d+", "identifying"),
+            (r"(Group|Question) time: .*|Total time", "dropped"),
+        ),
+        free_text=LIMESURVEY_FREE_TEXT,
     ),
     ExportFormat(
         name="microsoft_forms",
@@ -513,9 +558,28 @@ class SourceMapping:
     free_text: Mapping[str, str] = field(default_factory=dict)
     """Export column -> the `text_<name>` column it is kept as."""
     dictionary: Path | None = None
+    missing_answers: tuple[str, ...] = ()
+    """Answers meaning "not answered" in this source, beside the instruments' own."""
+    wave: str | None = None
+    """The wave of every response in the source's files."""
+    wave_from_file: str | None = None
+    """A regular expression whose first group, found in the file name, is the wave."""
+    recorded_date: str | None = None
+    """The column whose date is each response's recorded date, in place of the tool's own."""
+    path: Path | None = None
+    """The mapping file."""
 
     def applies_to(self, path: Path) -> bool:
         return fnmatch.fnmatch(path.name, self.match)
+
+    def file_wave(self, path: Path) -> str | None:
+        """The wave the mapping gives every response of `path`, if it gives one."""
+        if self.wave is not None:
+            return self.wave
+        if self.wave_from_file is None:
+            return None
+        found = re.search(self.wave_from_file, path.name)
+        return found.group(1) if found else None
 
 
 def _string_table(data: object, where: str) -> dict[str, str]:
@@ -549,6 +613,22 @@ def _mapping_from_toml(path: Path) -> SourceMapping:
     dictionary = data.get("dictionary")
     if dictionary is not None and not (path.parent / str(dictionary)).is_file():
         raise MappingError(f"{path.name}: dictionary file {dictionary!r} not found")
+    missing = data.get("missing_answers", [])
+    if not isinstance(missing, list):
+        raise MappingError(f"{path.name}: 'missing_answers' must be a list")
+    for key in ("wave", "wave_from_file", "recorded_date"):
+        if key in data and not isinstance(data[key], str):
+            raise MappingError(f"{path.name}: '{key}' must be given as text")
+    pattern = data.get("wave_from_file")
+    if pattern is not None:
+        try:
+            groups = re.compile(pattern).groups
+        except re.error as error:
+            raise MappingError(
+                f"{path.name}: 'wave_from_file' is no regular expression ({error})"
+            ) from error
+        if groups < 1:
+            raise MappingError(f"{path.name}: 'wave_from_file' needs a (group) around the wave")
     return SourceMapping(
         source=data["source"],
         match=data["match"],
@@ -556,6 +636,11 @@ def _mapping_from_toml(path: Path) -> SourceMapping:
         answers={key: {str(k): v for k, v in table.items()} for key, table in answers.items()},
         free_text=free_text,
         dictionary=(path.parent / str(dictionary)).resolve() if dictionary else None,
+        missing_answers=tuple(str(answer) for answer in missing),
+        wave=data.get("wave"),
+        wave_from_file=pattern,
+        recorded_date=data.get("recorded_date"),
+        path=path,
     )
 
 
@@ -620,6 +705,12 @@ def column_role(
     metadata = export_format.metadata_role(column.name)
     if export_format.record_id_first and column.position == 0:
         metadata = "response_id"
+    if mapping and mapping.recorded_date is not None:
+        # The mapping's date replaces the tool's; only its date is ever kept.
+        if column.column_id == mapping.recorded_date:
+            return ColumnRole("recorded_at")
+        if metadata == "recorded_at":
+            metadata = "identifying"
     if metadata in ("identifying", "response_id"):
         return _metadata(metadata, export_format)
     identifier = dictionary.identifier_reason(column.name) if dictionary else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from resilience.readers import (
     find_redcap_dictionary,
     is_codebook,
 )
+from resilience.site import ReadingRules, match_key
 from resilience.sqlfiles import quote_identifier, read_sql, render_sql
 
 EXPORT_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
@@ -58,8 +58,6 @@ ARCHIVE_NAMES: dict[Role, str] = {
     "finished": "finished",
     "recorded_at": "recorded_date",
 }
-# Answers match case- and whitespace-insensitively; `answer_key` mirrors ingest_batch.sql.j2.
-SQL_WHITESPACE = re.compile(r"[\t\n\f\r ]+")
 
 
 @dataclass(frozen=True)
@@ -91,6 +89,13 @@ class ExportPlan:
     problems: tuple[str, ...]
     blocking_problems: tuple[str, ...]
     """Why the whole file cannot be loaded."""
+    file_wave: str | None = None
+    """The wave of every response, when the mapping gives one for this file."""
+
+    @property
+    def waves_from_dates(self) -> bool:
+        """Whether each response's wave is the fieldwork window holding its recorded date."""
+        return self.file_wave is None and not self.with_role("wave")
 
     def with_role(self, *roles: Role) -> list[PlannedColumn]:
         return [column for column in self.columns if column.role in roles]
@@ -162,7 +167,7 @@ def _mapping_problems(
 ) -> list[str]:
     where = f"mapping {mapping.source!r}"
     problems = []
-    named = (*mapping.columns, *mapping.free_text)
+    named = (*mapping.columns, *mapping.free_text, *filter(None, [mapping.recorded_date]))
     missing = [key for key in named if key not in layout.column_ids]
     if missing:
         problems.append(f"{where} names columns the export lacks (renamed?): {', '.join(missing)}")
@@ -192,19 +197,50 @@ def _mapping_problems(
     return problems
 
 
+def _wave_problem(
+    path: Path,
+    columns: tuple[PlannedColumn, ...],
+    mapping: SourceMapping | None,
+    rules: ReadingRules,
+) -> str | None:
+    """Why no response of the file can be given a wave, or None."""
+    if any(column.role == "wave" for column in columns) or (mapping and mapping.wave):
+        return None
+    if mapping and mapping.wave_from_file:
+        if mapping.file_wave(path) is None:
+            return (
+                f"the file name does not match the mapping's wave_from_file "
+                f"{mapping.wave_from_file!r}"
+            )
+        return None
+    if not rules.wave_windows:
+        return (
+            "no wave: map a column to 'wave', give the mapping a 'wave' or 'wave_from_file', "
+            "or list the fieldwork windows (paths.waves, --waves)"
+        )
+    if not any(column.role == "recorded_at" for column in columns):
+        return (
+            "no recorded date to place responses in the fieldwork windows: map a column to "
+            "'wave', or give the mapping a 'wave' or 'wave_from_file'"
+        )
+    return None
+
+
 def _blocking_problems(
     layout: Layout,
     columns: tuple[PlannedColumn, ...],
     mapping: SourceMapping | None,
     registry: Registry,
     canonical_ids: frozenset[str],
+    wave_problem: str | None,
 ) -> list[str]:
     problems = []
     if not layout.has_data:
         problems.append(f"no responses after the {layout.header_rows} header row(s)")
-    for role in ("team", "wave"):
-        if not any(column.role == role for column in columns):
-            problems.append(f"no {role} column (map one to '{role}')")
+    if not any(column.role == "team" for column in columns):
+        problems.append("no team column (map one to 'team')")
+    if wave_problem:
+        problems.append(wave_problem)
     if not any(column.role == "item" for column in columns):
         problems.append("no column maps to an instrument item")
     by_target: dict[str, list[PlannedColumn]] = {}
@@ -220,8 +256,17 @@ def _blocking_problems(
     return problems
 
 
-def plan_export(path: Path, mappings: list[SourceMapping], registry: Registry) -> ExportPlan:
-    """Recognise the file and give every column a role. Raises UnreadableExport."""
+def plan_export(
+    path: Path,
+    mappings: list[SourceMapping],
+    registry: Registry,
+    rules: ReadingRules | None = None,
+    sha256: str | None = None,
+) -> ExportPlan:
+    """Recognise the file and give every column a role; `rules` say whether its responses can be
+    placed in waves by date; `sha256`, the file's digest when the caller has it. Raises
+    UnreadableExport."""
+    rules = rules or ReadingRules()
     layout = detect_layout(path)
     if not layout.export_format.is_export:
         raise UnreadableExport(
@@ -256,7 +301,7 @@ def plan_export(path: Path, mappings: list[SourceMapping], registry: Registry) -
         )
     return ExportPlan(
         path=path,
-        sha256=file_sha256(path),
+        sha256=sha256 or file_sha256(path),
         size_bytes=path.stat().st_size,
         layout=layout,
         source=mapping.source if mapping else layout.format,
@@ -265,8 +310,16 @@ def plan_export(path: Path, mappings: list[SourceMapping], registry: Registry) -
         columns=tuple(columns),
         problems=tuple(problems),
         blocking_problems=tuple(
-            _blocking_problems(layout, tuple(columns), mapping, registry, canonical_ids)
+            _blocking_problems(
+                layout,
+                tuple(columns),
+                mapping,
+                registry,
+                canonical_ids,
+                _wave_problem(path, tuple(columns), mapping, rules),
+            )
         ),
+        file_wave=mapping.file_wave(path) if mapping else None,
     )
 
 
@@ -318,15 +371,16 @@ def archive_export(con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_pat
     partial.replace(archive_path)
 
 
-def answer_key(text: str) -> str:
-    """Answer text as ingest_batch.sql.j2 compares it: whitespace runs as one space, lower case."""
-    return SQL_WHITESPACE.sub(" ", text).strip(" ").lower()
+# Answers match case- and whitespace-insensitively, as team cells do.
+answer_key = match_key
 
 
 @dataclass(frozen=True)
 class _BatchItem:
     id: str
     answer_keys: tuple[tuple[str, str], ...]
+    missing_keys: tuple[str, ...]
+    """Answers that mean "not answered": staged as no answer, and counted."""
     recoded: bool
     """The mapping gives this item's answer values; plain codes are not accepted."""
 
@@ -334,6 +388,7 @@ class _BatchItem:
 def _batch_items(plan: ExportPlan, registry: Registry) -> list[_BatchItem]:
     present = {column.target for column in plan.with_role("item")}
     recodes = plan.mapping.answers if plan.mapping else {}
+    source_missing = plan.mapping.missing_answers if plan.mapping else ()
     items = []
     for item in registry.items:
         if item.id not in present:
@@ -341,9 +396,16 @@ def _batch_items(plan: ExportPlan, registry: Registry) -> list[_BatchItem]:
         table = recodes.get(item.id) or recodes.get(item.instrument) or {}
         keys = {} if table else {str(code): str(code) for code in item.codes}
         for option in item.options:
-            keys.setdefault(answer_key(option.label), str(option.code))
+            for spelling in option.spellings:
+                keys.setdefault(answer_key(spelling), str(option.code))
         keys.update({answer_key(value): str(code) for value, code in table.items()})
-        items.append(_BatchItem(item.id, tuple(keys.items()), recoded=bool(table)))
+        # An answer option of the item is an answer, whatever the missing-answer lists say.
+        missing = {answer_key(a) for a in (*item.missing_answers, *source_missing)} - set(keys)
+        items.append(
+            _BatchItem(
+                item.id, tuple(keys.items()), tuple(sorted(missing - {""})), recoded=bool(table)
+            )
+        )
     return items
 
 
@@ -353,12 +415,20 @@ def stage_batch(
     archive_path: Path,
     registry: Registry,
     compare_answers: bool = True,
+    rules: ReadingRules | None = None,
 ) -> int:
     """Append the archived rows of one export to `ingest_batch`, answers as codes, but for
     previews, tests, spam and responses already in `raw_responses`; return how many it staged.
     With `compare_answers`, a stored response is left out only when its team, wave and every
-    answer of this export are the same: one that differs is staged as a new version."""
+    answer of this export are the same: one that differs is staged as a new version.
+
+    A team cell may spell a team as the roster's id, name or alias (`rules.team_keys`); without a
+    wave column or a wave from the mapping, a response's wave is the window holding its recorded
+    date, and a response in no window keeps its date in `date_in_no_wave`. Answers that mean "not
+    answered" are staged as no answer and counted per item in `batch_unanswered`."""
+    rules = rules or ReadingRules()
     texts = [column.target for column in plan.with_role("text") if column.target]
+    items = _batch_items(plan, registry)
     # Free text a mapping allows has a column of its own; the load step copies the batch into
     # raw_responses by name, so both tables need it.
     for table in ("ingest_batch", "raw_responses"):
@@ -378,8 +448,20 @@ def stage_batch(
             dropped_statuses=DROPPED_STATUSES,
             compare_answers=compare_answers,
             compared=["team", "wave", *(item.id for item in items), *texts],
+            team_keys=sorted(rules.team_keys.items()),
+            file_wave=plan.file_wave,
+            wave_windows=sorted(rules.wave_windows.items()) if plan.waves_from_dates else None,
         )
     ).fetchall()
+    if items:
+        con.execute(
+            render_sql(
+                "ingest/unanswered_counts.sql.j2",
+                file_sha256=plan.sha256,
+                archive_path=str(archive_path),
+                items=items,
+            )
+        )
     return staged
 
 

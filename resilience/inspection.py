@@ -11,18 +11,29 @@ from pathlib import Path
 import duckdb
 
 from resilience.formats import SourceMapping, UnreadableExport
-from resilience.ingest import archive_export, count_statuses, plan_export
+from resilience.ingest import archive_export, count_statuses, plan_export, stage_batch
 from resilience.instruments import Registry
-from resilience.sqlfiles import set_variables
+from resilience.site import ReadingRules
+from resilience.sqlfiles import read_sql, set_variables
+from resilience.warehouse import ensure_schema
 
 
-def inspect_export(path: Path, mappings: list[SourceMapping], registry: Registry) -> dict:
+def inspect_export(
+    path: Path,
+    mappings: list[SourceMapping],
+    registry: Registry,
+    rules: ReadingRules | None = None,
+) -> dict:
     """The file's format, responses, and what happens to each column, as a JSON-ready dict.
 
-    `rows` counts the data rows read; `responses` leaves out previews, tests and spam.
+    `rows` counts the data rows read; `responses` leaves out previews, tests and spam. With the
+    site's `rules`, the responses are also staged as a run stages them: `waves` counts them per
+    wave (responses in no fieldwork window by their dates), `unmatched_teams` counts the team
+    values that name no roster team (when a roster is known).
     """
+    rules = rules or ReadingRules()
     try:
-        plan = plan_export(path, mappings, registry)
+        plan = plan_export(path, mappings, registry, rules)
     except UnreadableExport as error:
         return {
             "file": str(path),
@@ -33,10 +44,14 @@ def inspect_export(path: Path, mappings: list[SourceMapping], registry: Registry
             "mapped_columns": {},
             "identifying_columns": [],
             "unmapped_columns": [],
+            "waves": {},
+            "unmatched_teams": {},
             "problems": [str(error)],
         }
     problems = [*plan.blocking_problems, *plan.problems]
     read = dropped = 0
+    waves: dict[str, int] = {}
+    unmatched: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as scratch, duckdb.connect() as con:
         # A throwaway salt and a scratch archive: nothing read here is kept.
         set_variables(con, {"response_key_salt": secrets.token_hex(16)})
@@ -44,6 +59,17 @@ def inspect_export(path: Path, mappings: list[SourceMapping], registry: Registry
         try:
             archive_export(con, plan, archive)
             read, dropped = count_statuses(con, plan, archive)
+            if not plan.blocking_problems:
+                ensure_schema(con, registry)
+                stage_batch(con, plan, archive, registry, rules=rules)
+                waves = dict(con.execute(read_sql("quality/batch_waves.sql")).fetchall())
+                if rules.team_keys:
+                    unmatched = dict(
+                        con.execute(
+                            read_sql("quality/batch_unmatched_teams.sql"),
+                            {"team_ids": sorted(set(rules.team_keys.values()))},
+                        ).fetchall()
+                    )
         except (UnreadableExport, duckdb.Error) as error:
             problems.append(str(error))
     return {
@@ -65,6 +91,8 @@ def inspect_export(path: Path, mappings: list[SourceMapping], registry: Registry
         "dropped_columns": [column.column_id for column in plan.with_role("dropped")],
         "unmapped_columns": plan.unmapped_columns,
         "data_dictionary": str(plan.dictionary) if plan.dictionary else None,
+        "waves": waves,
+        "unmatched_teams": unmatched,
         "problems": problems,
     }
 
@@ -132,6 +160,12 @@ def inspection_text(result: dict) -> str:
         ]
     if not not_kept:
         lines.append("  none")
+    if result.get("waves"):
+        lines += ["", "Waves (responses)"]
+        lines += [f"  {wave}  {count}" for wave, count in result["waves"].items()]
+    if result.get("unmatched_teams"):
+        lines += ["", "Team values that match no roster team (id, name or alias), with responses"]
+        lines += [f"  {team!r}  {count}" for team, count in result["unmatched_teams"].items()]
     lines += ["", "Unmapped columns (not kept)"]
     lines += [f"  {column}" for column in result["unmapped_columns"]] or ["  none"]
     lines += ["", "Problems"]

@@ -12,6 +12,12 @@ lowest value counts 0 and its highest 100), `min_answered`, `risk_when` ("high" 
 is unfavourable) and ascending `bands` (`id`, `lower`, `lower_inclusive`). A listed item may carry
 `group_by` (its answers define a reporting cut, such as "role") or `exposure_bands` (`id`, `label`,
 `codes`: the indicators are broken down by them).
+
+Numbered items asked on another answer scale list it under `[[answers.item_options]]` (`items`,
+`options`). An option may carry `also`: other spellings of its label that survey tools write
+("Almost never"). `missing_answers` lists the answers that mean "not answered" (default
+`DEFAULT_MISSING_ANSWERS`): they count as unanswered items, never as bad rows. An option's own
+label wins over a missing answer of the same spelling (a "Not applicable" option stays an answer).
 """
 
 from __future__ import annotations
@@ -28,6 +34,26 @@ SCORE_METHODS = ("sum", "mean", "0-100")
 # Reporting cuts the pipeline builds itself; an item's `group_by` may not reuse their names.
 RESERVED_GROUP_TYPES = frozenset({"organization", "team", "parent_unit", "service_line"})
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+# Answers that survey tools and organizations write for "not answered": explicit options,
+# Qualtrics' seen-but-unanswered recode (-99), common negative missing-data codes, REDCap's
+# project-level missing-data codes (unknown, not asked, asked but unknown, not applicable), and
+# blanks.
+DEFAULT_MISSING_ANSWERS = (
+    "",
+    "Prefer not to answer",
+    "Prefer not to say",
+    "Not applicable",
+    "N/A",
+    "Don't know",
+    "Don’t know",
+    "-99",
+    "-77",
+    "-88",
+    "UNK",
+    "NASK",
+    "ASKU",
+    "NA",
+)
 
 
 class DefinitionError(ValueError):
@@ -39,6 +65,12 @@ class AnswerOption:
     code: int
     value: float
     label: str
+    also: tuple[str, ...] = ()
+    """Other spellings of the label that survey tools write."""
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        return (self.label, *self.also)
 
 
 @dataclass(frozen=True)
@@ -60,6 +92,8 @@ class Item:
     """Answers to this item define a reporting cut of that name (e.g. "role")."""
     exposure_bands: tuple[ExposureBand, ...] = ()
     """Non-empty when the item is an exposure the indicators are broken down by."""
+    missing_answers: tuple[str, ...] = DEFAULT_MISSING_ANSWERS
+    """Answers that mean "not answered"."""
 
     @property
     def codes(self) -> tuple[int, ...]:
@@ -270,7 +304,12 @@ def _options(raw_options: list[dict], source: Path) -> tuple[AnswerOption, ...]:
     if not raw_options:
         raise DefinitionError(f"{source}: an item has no answer options")
     options = tuple(
-        AnswerOption(code=int(o["code"]), value=float(o["value"]), label=str(o["label"]))
+        AnswerOption(
+            code=int(o["code"]),
+            value=float(o["value"]),
+            label=str(o["label"]),
+            also=tuple(str(spelling) for spelling in o.get("also", ())),
+        )
         for o in raw_options
     )
     if len({o.code for o in options}) != len(options):
@@ -306,6 +345,12 @@ def load_instrument(path: Path) -> Instrument:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     instrument_id = data["id"]
     default_options = data.get("answers", {}).get("options", [])
+    options_by_number = {
+        number: option_set["options"]
+        for option_set in data.get("answers", {}).get("item_options", [])
+        for number in option_set["items"]
+    }
+    missing = tuple(str(answer) for answer in data.get("missing_answers", DEFAULT_MISSING_ANSWERS))
     items: list[Item] = []
     for number in range(1, int(data.get("item_count", 0)) + 1):
         items.append(
@@ -313,7 +358,8 @@ def load_instrument(path: Path) -> Instrument:
                 id=f"{instrument_id}_{number}",
                 instrument=instrument_id,
                 label=f"{data['name']} item {number}",
-                options=_options(default_options, path),
+                options=_options(options_by_number.get(number, default_options), path),
+                missing_answers=missing,
             )
         )
     for raw_item in data.get("items", []):
@@ -326,6 +372,7 @@ def load_instrument(path: Path) -> Instrument:
                 options=options,
                 group_by=_group_by(raw_item, path),
                 exposure_bands=_exposure_bands(raw_item, options, path),
+                missing_answers=missing,
             )
         )
     known = {item.id for item in items}

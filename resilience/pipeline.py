@@ -30,7 +30,7 @@ from rich.progress import track
 from dashboards.model import RunFacts, read_published_tables
 from dashboards.sources import source_digest
 from resilience.audit import move_journal_into_warehouse
-from resilience.formats import SourceMapping, UnreadableExport, load_mappings
+from resilience.formats import SourceMapping, UnreadableExport, load_mappings, mapping_for
 from resilience.ingest import (
     ExportPlan,
     archive_export,
@@ -42,7 +42,7 @@ from resilience.ingest import (
     plan_export,
     stage_batch,
 )
-from resilience.instruments import Registry
+from resilience.instruments import DEFINITIONS_DIR, Registry
 from resilience.integrity import require_intact_archives, require_warehouse
 from resilience.published import EXPORT_FORMATS, export_tables
 from resilience.quality_report import (
@@ -52,10 +52,17 @@ from resilience.quality_report import (
     write_validation_report,
 )
 from resilience.roster_checks import check_roster
-from resilience.rules import RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
+from resilience.rules import ATTENTION_STATUSES, RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
 from resilience.runtime import crash_point, publishing
 from resilience.salt import bound_salt
-from resilience.settings import PROJECT_ROOT, QualitySettings, ReexportPolicy, Settings
+from resilience.settings import (
+    PROJECT_ROOT,
+    QualitySettings,
+    ReexportPolicy,
+    Settings,
+    WaveWindow,
+)
+from resilience.site import ReadingRules, actions_off_roster, reading_rules
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
 from resilience.status import ExportsNotReady, hold_run_lock, one_line
 from resilience.warehouse import (
@@ -100,8 +107,9 @@ class FileReport:
     format: str = ""
     size_bytes: int = 0
     # staged -> loaded; skipped (loaded before); quarantined (whole file); held_back (too many
-    # failing rows: every row quarantined, retried next run); waiting (still being written: left
-    # for the next run, not recorded)
+    # failing rows: every row quarantined); needs_attention (quarantined or held back before, and
+    # nothing it is read with has changed since: not read again, not recorded again); waiting
+    # (still being written: left for the next run, not recorded)
     status: str = "staged"
     reason: str | None = None
     rows_read: int = 0
@@ -123,6 +131,9 @@ class FileReport:
     archive_path: str | None = None
     archive_sha256: str | None = None
     column_plan: str = "[]"
+    # What the file was read with: its mapping, the roster, the waves, the settings, the
+    # instruments. A file that needs attention is read again only when this changes.
+    inputs_fingerprint: str = ""
 
 
 @dataclass
@@ -139,6 +150,8 @@ class RunReport:
     release: str | None = None
     publication_fingerprint: str | None = None
     release_unchanged: bool = False
+    # Action-log teams that are not on the roster, with their actions: not published.
+    actions_off_roster: dict[str, int] = field(default_factory=dict)
 
     def total(self, attribute: str) -> int:
         return sum(getattr(report, attribute) for report in self.files)
@@ -202,6 +215,30 @@ def roster_team_ids(con: duckdb.DuckDBPyConnection, roster_path: Path) -> list[s
     return sorted(roster["team_id"].dropna().unique())
 
 
+def _file_digest(path: Path | None) -> str:
+    return file_sha256(path) if path is not None and path.is_file() else ""
+
+
+def site_fingerprint(settings: Settings) -> str:
+    """Everything but the mapping that decides how an export is read: the roster, the waves file,
+    the quality settings and the instrument definitions."""
+    digest = hashlib.sha256()
+    for path in (
+        settings.paths.roster,
+        settings.paths.waves,
+        *sorted(DEFINITIONS_DIR.glob("*.toml")),
+    ):
+        digest.update(_file_digest(path).encode())
+    digest.update(settings.quality.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def inputs_fingerprint(site: str, mapping: SourceMapping | None) -> str:
+    """What one export is read with: the site's inputs and the mapping that applies to it."""
+    mapping_digest = _file_digest(mapping.path) if mapping else "no mapping"
+    return hashlib.sha256(f"{site}:{mapping_digest}".encode()).hexdigest()
+
+
 def _file_signature(path: Path) -> tuple[int, int]:
     stat = path.stat()
     return stat.st_size, stat.st_mtime_ns
@@ -243,19 +280,34 @@ def ingest_exports(
     and the file list start empty. `progress` draws a progress bar on standard error."""
     readable, growing = _readable_exports(settings)
     mappings = load_mappings(settings.paths.mappings)
+    rules = reading_rules(settings)
+    site = site_fingerprint(settings)
     with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
         salt = bound_salt(con, settings)
         require_intact_archives(con, settings)
-        con.execute("delete from ingest_batch")
-        con.execute("delete from batch_row_failures")
-        con.execute("delete from batch_deletions")
+        for batch_table in (
+            "ingest_batch",
+            "batch_row_failures",
+            "batch_deletions",
+            "batch_unanswered",
+        ):
+            con.execute(f"delete from {batch_table}")
         newest_wins = settings.quality.reexports == "newest"
         # Files whose bytes need no reading again: loaded before, or read earlier in this run.
         known = {
             row[0]: "already loaded"
             for row in con.execute(
                 "select file_sha256 from raw_files where status = 'loaded'"
+            ).fetchall()
+        }
+        # Files set aside before, and what they were read with then.
+        attention = {
+            sha: (fingerprint, reason)
+            for sha, fingerprint, reason in con.execute(
+                "select file_sha256, inputs_fingerprint, reason from raw_files "
+                "where list_contains($statuses, status)",
+                {"statuses": list(ATTENTION_STATUSES)},
             ).fetchall()
         }
         [(threads,)] = con.execute("select current_setting('threads')").fetchall()
@@ -267,7 +319,13 @@ def ingest_exports(
             reads: list[tuple[Path, FileReport, Future[FileReport | _ArchivedExport] | None]] = []
             for path in readable:
                 with _exports_not_ready_on_os_error(path):
-                    file_report, plan = _plan_file(path, registry, mappings, known)
+                    sha = file_sha256(path)
+                    fingerprint = inputs_fingerprint(site, mapping_for(path, mappings))
+                    if attention.get(sha, (None,))[0] == fingerprint:
+                        reads.append((path, _unchanged(path, sha, attention[sha][1]), None))
+                        continue
+                    file_report, plan = _plan_file(path, registry, mappings, known, rules, sha)
+                    file_report.inputs_fingerprint = fingerprint
                 archiving = None
                 if plan is not None:
                     known[plan.sha256] = f"same content as {path.name}"
@@ -290,7 +348,7 @@ def ingest_exports(
                             _left_for_next_run(archived)
                             if _file_signature(path)
                             != (file_report.size_bytes, file_report.modified_ns)
-                            else _stage_file(con, archived, registry, newest_wins)
+                            else _stage_file(con, archived, registry, rules, newest_wins)
                         )
                 files.append(file_report)
                 crash_point("ingest")
@@ -313,6 +371,17 @@ def _exports_not_ready_on_os_error(path: Path) -> Iterator[None]:
         raise ExportsNotReady(f"{path.name}: {one_line(error)}") from error
 
 
+def _unchanged(path: Path, sha: str, reason: str | None) -> FileReport:
+    """A file set aside before, with nothing it is read with changed since: not read again."""
+    return FileReport(
+        path.name,
+        sha,
+        status="needs_attention",
+        reason=f"{reason} (unchanged since; read again when its mapping, the roster, the waves "
+        "or the settings change)",
+    )
+
+
 @dataclass
 class _ArchivedExport:
     report: FileReport
@@ -321,7 +390,12 @@ class _ArchivedExport:
 
 
 def _plan_file(
-    path: Path, registry: Registry, mappings: list[SourceMapping], known: dict[str, str]
+    path: Path,
+    registry: Registry,
+    mappings: list[SourceMapping],
+    known: dict[str, str],
+    rules: ReadingRules,
+    sha256: str | None = None,
 ) -> tuple[FileReport, ExportPlan | None]:
     """The file's report so far, and its plan if it is to be archived: not when its content is
     `known` (skipped), nor when it cannot be read as an export or a problem blocks it
@@ -329,10 +403,10 @@ def _plan_file(
     they change before its rows are staged, what was read is not what was hashed."""
     size_bytes, modified_ns = _file_signature(path)
     try:
-        plan = plan_export(path, mappings, registry)
+        plan = plan_export(path, mappings, registry, rules, sha256)
     except UnreadableExport as error:
         return FileReport(
-            path.name, file_sha256(path), status="quarantined", reason=str(error)
+            path.name, sha256 or file_sha256(path), status="quarantined", reason=str(error)
         ), None
     file_report = FileReport(
         file_name=path.name,
@@ -394,6 +468,7 @@ def _stage_file(
     con: duckdb.DuckDBPyConnection,
     read: FileReport | _ArchivedExport,
     registry: Registry,
+    rules: ReadingRules,
     newest_wins: bool = True,
 ) -> FileReport:
     """Stage an archived export into `ingest_batch`; a file that could not be archived is
@@ -405,7 +480,12 @@ def _stage_file(
     file_report = read.report
     try:
         staged = stage_batch(
-            con, read.plan, read.archive_path, registry, compare_answers=newest_wins
+            con,
+            read.plan,
+            read.archive_path,
+            registry,
+            compare_answers=newest_wins,
+            rules=rules,
         )
         if newest_wins:
             list_dropped_responses(con, read.plan, read.archive_path)
@@ -432,19 +512,28 @@ def _ingest_file(
     salt: str,
     registry: Registry,
     mappings: list[SourceMapping],
+    rules: ReadingRules,
 ) -> FileReport:
     """One export planned, archived and staged, in turn."""
-    file_report, plan = _plan_file(path, registry, mappings, known={})
+    file_report, plan = _plan_file(path, registry, mappings, {}, rules)
     if plan is None:
         return file_report
-    return _stage_file(con, _archive_file(con, file_report, plan, archive_dir, salt), registry)
+    archived = _archive_file(con, file_report, plan, archive_dir, salt)
+    return _stage_file(con, archived, registry, rules)
 
 
 def validate(settings: Settings, report: RunReport, registry: Registry) -> RunReport:
     """Run the batch checkpoint: failing rows go to `batch_row_failures`, and a file with too many
     of them is held back whole."""
     with _open_warehouse(settings) as con:
-        return check_batch(con, report, registry, settings.paths.roster, settings.quality)
+        return check_batch(
+            con,
+            report,
+            registry,
+            settings.paths.roster,
+            settings.quality,
+            reading_rules(settings).wave_windows,
+        )
 
 
 def check_batch(
@@ -453,6 +542,7 @@ def check_batch(
     registry: Registry,
     roster_path: Path,
     quality: QualitySettings,
+    wave_windows: dict[str, WaveWindow] | None = None,
 ) -> RunReport:
     """Validate `ingest_batch` on `con` and record in `batch_row_failures` every failing row, and
     one whole-file entry per file that could not be read or is held back. A file whose share of
@@ -463,7 +553,11 @@ def check_batch(
         # Great Expectations takes seconds to import: a night with nothing new never loads it.
         from resilience.validation import batch_relations, held_back_files, validate_batch
 
-        relations = batch_relations(registry, roster_team_ids(con, roster_path), quality.waves)
+        relations = batch_relations(
+            registry,
+            roster_team_ids(con, roster_path),
+            quality.waves if wave_windows is None else wave_windows,
+        )
         validation = validate_batch(con, relations)
         if validation.errors:
             raise ValidationError(
@@ -529,7 +623,9 @@ def load_batch(
     quarantined, and already in the warehouse (those found so while staging, plus those earlier
     in the batch), and the stored responses it removes. With `reexports` "newest", corrected
     versions replace stored ones and responses a newer export dropped are removed."""
-    recorded = [f for f in report.files if f.status not in ("skipped", "waiting")]
+    recorded = [
+        f for f in report.files if f.status not in ("skipped", "waiting", "needs_attention")
+    ]
     batch_files = pd.DataFrame(
         [asdict(f) for f in recorded],
         columns=[*FileReport.__dataclass_fields__],
@@ -567,6 +663,7 @@ def validate_file(
     is 0, and rows_repeated counts the rows repeated within the file.
     """
     report = new_run()
+    rules = reading_rules(settings)
     with duckdb.connect() as con, tempfile.TemporaryDirectory() as scratch:
         ensure_schema(con, registry)
         scratch_paths = settings.paths.model_copy(update={"out": Path(scratch)})
@@ -578,9 +675,12 @@ def validate_file(
                 secrets.token_hex(32),
                 registry,
                 load_mappings(settings.paths.mappings),
+                rules,
             )
         ]
-        check_batch(con, report, registry, settings.paths.roster, settings.quality)
+        check_batch(
+            con, report, registry, settings.paths.roster, settings.quality, rules.wave_windows
+        )
         load_batch(con, report)
         cells = con.execute(
             "select source_row, column_name, rule, value from quarantine "
@@ -673,6 +773,11 @@ def render(settings: Settings, report: RunReport) -> RunReport:
     the published release was built from the same marts, code and settings, it is kept and
     nothing is rendered."""
     with _open_warehouse(settings) as con:
+        [(responses,)] = con.execute("select count(*) from raw_responses").fetchall()
+        if not responses:
+            # A new site before its first export: nothing to publish, and nothing wrong.
+            report.finished_at = datetime.now(UTC)
+            return report
         report.publication_fingerprint = publication_fingerprint(con, settings)
         kept = _kept_release(con, settings, report.publication_fingerprint)
         report.release, report.release_unchanged = kept or report.run_id, kept is not None
@@ -685,6 +790,11 @@ def render(settings: Settings, report: RunReport) -> RunReport:
             build_candidate(con, release / settings.analytics_path.name)
             published_checks = mart_relations(con, settings.privacy.min_group_size)
         validation = read_validation_state(con)
+
+    rules = reading_rules(settings)
+    report.actions_off_roster = actions_off_roster(
+        settings.paths.actions, set(rules.team_keys.values())
+    )
     excluded = {outcome.file_sha256: outcome.rows_excluded for outcome in validation.files}
     for file_report in report.with_status("loaded"):
         file_report.rows_excluded = excluded.get(file_report.file_sha256, 0)
@@ -742,21 +852,30 @@ def render(settings: Settings, report: RunReport) -> RunReport:
 def publish(settings: Settings, report: RunReport) -> RunReport:
     """Make this run's release the one readers see, analytics file and dashboards in one atomic
     step (unless the published release was kept), and record the run as succeeded."""
-    if report.release_unchanged:
+    notes = []
+    if report.release is None:
+        notes.append(
+            "nothing published yet: no responses are loaded (put exports in "
+            f"{settings.paths.exports.name}/, draft their mappings with 'resilience map')"
+        )
+    elif report.release_unchanged:
         prune_releases(settings)  # what killed runs left behind
     else:
         crash_point("publish")
         with publishing():  # not after a signal
             publish_release(settings, report.release)
-    report.outputs = {
-        "warehouse": str(settings.warehouse_path),
-        "analytics": str(settings.analytics_path),
-        "tables": str(settings.tables_dir),
-        "dashboards": str(settings.dashboards_dir / "index.html"),
-        "leadership": str(settings.dashboards_dir / "leadership.html"),
-        "validation": str(settings.dashboards_dir / VALIDATION_PAGE),
-    }
-    notes = []
+    report.outputs = (
+        {}
+        if report.release is None
+        else {
+            "warehouse": str(settings.warehouse_path),
+            "analytics": str(settings.analytics_path),
+            "tables": str(settings.tables_dir),
+            "dashboards": str(settings.dashboards_dir / "index.html"),
+            "leadership": str(settings.dashboards_dir / "leadership.html"),
+            "validation": str(settings.dashboards_dir / VALIDATION_PAGE),
+        }
+    )
     if report.release_unchanged:
         notes.append("nothing changed: the published release was kept")
     if settings.quality.reexports == "keep-first":

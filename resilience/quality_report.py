@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, get_args
 import duckdb
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from resilience.rules import BATCH_RULES, RULE_DESCRIPTIONS
+from resilience.rules import ATTENTION_STATUSES, BATCH_RULES, RULE_DESCRIPTIONS, attention_fix
 from resilience.settings import CarelessFlag, QualitySettings
 from resilience.sqlfiles import read_sql
 
@@ -35,7 +35,7 @@ CELLS_SHOWN_PER_FILE = 500
 STATUS_WORDS = {
     "loaded": "loaded",
     "held_back": "held back",
-    "quarantined": "not readable",
+    "quarantined": "not loaded",
 }
 
 
@@ -52,6 +52,16 @@ class RuleCount:
     column: str | None
     rule: str
     cells: int
+
+
+@dataclass(frozen=True)
+class UnansweredItem:
+    """How often an item of a file was left unanswered, and the answers that said so."""
+
+    item_id: str
+    answers: int
+    answers_given: str
+    """Each answer that meant "not answered" with its count, such as "n/a 3, blank 2"."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class FileOutcome:
     # responses removed because this newer export of the same name no longer holds them.
     rows_corrected: int = 0
     rows_deleted: int = 0
+    unanswered: tuple[UnansweredItem, ...] = ()
 
     @property
     def balances(self) -> bool:
@@ -124,6 +135,11 @@ def read_validation_state(con: duckdb.DuckDBPyConnection) -> ValidationState:
         read_sql("quality/quarantine_rules.sql")
     ).fetchall():
         rule_counts.setdefault(sha, []).append(RuleCount(column, rule, count))
+    unanswered: dict[str, list[UnansweredItem]] = {}
+    for sha, item_id, answers, answers_given in con.execute(
+        read_sql("quality/unanswered_items.sql")
+    ).fetchall():
+        unanswered.setdefault(sha, []).append(UnansweredItem(item_id, int(answers), answers_given))
     outcomes = con.execute(read_sql("quality/file_outcomes.sql"))
     names = [column[0] for column in outcomes.description]
     files = []
@@ -136,6 +152,7 @@ def read_validation_state(con: duckdb.DuckDBPyConnection) -> ValidationState:
                 rule_counts=tuple(rule_counts.get(sha, ())),
                 cells=tuple(cells.get(sha, ())),
                 cells_total=cells_total.get(sha, 0),
+                unanswered=tuple(unanswered.get(sha, ())),
             )
         )
     raised = {
@@ -194,6 +211,8 @@ def write_validation_report(
         rule_descriptions=RULE_DESCRIPTIONS,
         batch_rules=BATCH_RULES,
         flag_meanings=flag_meanings(quality),
+        attention_statuses=ATTENTION_STATUSES,
+        attention_fix=attention_fix,
         quality=quality,
         checks=_published_check_rows(published_checks),
         cells_shown=CELLS_SHOWN_PER_FILE,

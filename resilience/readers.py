@@ -406,3 +406,25 @@ def describe_read_error(error: duckdb.Error, header_rows: int) -> str:
                 reason += " (wrong delimiter?)"
             return where + reason
     return where + (f"could not be read ({type(error).__name__})" if line else text.splitlines()[0])
+
+
+def read_data_rows(path: Path, layout: Layout, limit: int) -> list[list[str]]:
+    """The first `limit` data rows of an export as text cells, for proposing a mapping (DuckDB
+    reads the file in a run). Raises UnreadableExport."""
+    if layout.encoding is None:
+        sheet = pd.read_excel(
+            path, sheet_name=layout.sheet, header=None, dtype=str, engine="calamine"
+        )
+        rows = sheet.iloc[layout.header_rows : layout.header_rows + limit]
+        return [[_text(value) for value in row] for row in rows.itertuples(index=False)]
+    try:
+        with path.open(encoding=layout.encoding.codec, newline="") as handle:
+            reader = csv.reader(handle, delimiter=layout.delimiter)
+            records = []
+            for record in reader:
+                if reader.line_num > 0 and len(records) >= limit + layout.header_rows:
+                    break
+                records.append(record)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UnreadableExport(f"{path.name}: cannot be read ({error})") from error
+    return [record for record in records[layout.header_rows :] if any(c.strip() for c in record)]

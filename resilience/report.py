@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from resilience.pipeline import RunReport
+from resilience.rules import ATTENTION_STATUSES, attention_fix
 from resilience.settings import display_path
 
 
 def summary_lines(report: RunReport) -> list[tuple[str, str]]:
     """What the run did, then what it published: the files it wrote, or the release it kept."""
-    if report.release_unchanged:
+    if report.release is None:
+        published = [("published release", "none yet: no responses are loaded")]
+    elif report.release_unchanged:
         published = [
             ("published release", f"{report.release} (kept: nothing changed since it was built)")
         ]
@@ -28,8 +31,27 @@ def summary_lines(report: RunReport) -> list[tuple[str, str]]:
         ("responses quarantined", str(report.total("rows_quarantined"))),
         ("teams reported (latest wave)", str(report.teams_reported)),
         ("teams suppressed (latest wave)", str(report.teams_suppressed)),
+        *_needing_attention(report),
+        *_off_roster_actions(report),
         *published,
     ]
+
+
+def _needing_attention(report: RunReport) -> list[tuple[str, str]]:
+    """Each file a person must act on, with the one-line fix."""
+    return [
+        (f"needs attention: {f.file_name}", f"fix: {attention_fix(f.reason)}")
+        for f in report.files
+        if f.status in ATTENTION_STATUSES or f.status == "needs_attention"
+    ]
+
+
+def _off_roster_actions(report: RunReport) -> list[tuple[str, str]]:
+    if not report.actions_off_roster:
+        return []
+    teams = ", ".join(report.actions_off_roster)
+    count = sum(report.actions_off_roster.values())
+    return [("actions not published", f"{count}: their teams are not on the roster ({teams})")]
 
 
 def _file_statuses(report: RunReport) -> str:

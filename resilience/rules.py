@@ -9,6 +9,7 @@ RULE_NOT_NULL = "not_null"
 RULE_ANSWER_CODE = "answer_in_allowed_codes"
 RULE_TEAM_IN_ROSTER = "team_in_roster"
 RULE_IN_WAVE_WINDOW = "recorded_in_wave_window"
+RULE_NO_WAVE = "no_wave"
 RULE_PROGRESS_RANGE = "progress_between_0_and_100"
 RULE_DURATION_RANGE = "duration_not_negative"
 RULE_ONE_RESPONSE_PER_ID = "one_response_per_id_in_file"
@@ -31,6 +32,7 @@ BATCH_RULES = (
     RULE_TEAM_IN_ROSTER,
     RULE_ONE_RESPONSE_PER_ID,
     RULE_IN_WAVE_WINDOW,
+    RULE_NO_WAVE,
     RULE_PROGRESS_RANGE,
     RULE_DURATION_RANGE,
 )
@@ -41,6 +43,7 @@ RULE_DESCRIPTIONS = {
     RULE_ANSWER_CODE: "the answer is one of the item's answer codes or labels",
     RULE_TEAM_IN_ROSTER: "the team is on the roster",
     RULE_IN_WAVE_WINDOW: "the response was recorded within its wave's field dates",
+    RULE_NO_WAVE: "the recorded date falls in a fieldwork window (the value is the date)",
     RULE_PROGRESS_RANGE: "progress is between 0 and 100",
     RULE_DURATION_RANGE: "the duration is not negative",
     RULE_ONE_RESPONSE_PER_ID: (
@@ -55,3 +58,36 @@ RULE_DESCRIPTIONS = {
     RULE_MIN_GROUP_SIZE: "no number describes fewer respondents than the minimum group size",
     RULE_SUPPRESSED_EMPTY: "a suppressed row carries no number",
 }
+
+
+# What to change for a file that needs attention, by what its reason says (first match wins).
+ATTENTION_FIXES: tuple[tuple[str, str], ...] = (
+    ("no team column", "map its team column: resilience map FILE --out mappings/NAME.toml"),
+    (
+        "no column maps to an instrument item",
+        "draft its mapping: resilience map FILE --out mappings/NAME.toml",
+    ),
+    ("wave_from_file", "make the mapping's wave_from_file match the file name, or give a 'wave'"),
+    (
+        "no wave",
+        "list the fieldwork windows in the waves file (wave,opens,closes) or give the mapping "
+        "a 'wave'",
+    ),
+    ("no recorded date", "give the mapping a 'wave', or name its date column as 'recorded_date'"),
+    ("mapping ", "correct the mapping file the reason names"),
+    (
+        "failed validation",
+        "see its quarantined cells in the validation report and fix the mapping, roster "
+        "aliases or waves file they point to",
+    ),
+)
+DEFAULT_ATTENTION_FIX = (
+    "re-export the file from the survey tool (CSV or XLSX, UTF-8), as the reason says"
+)
+ATTENTION_STATUSES = ("quarantined", "held_back")
+
+
+def attention_fix(reason: str | None) -> str:
+    """The one-line fix for a file that is held back or cannot be loaded."""
+    text = reason or ""
+    return next((fix for clue, fix in ATTENTION_FIXES if clue in text), DEFAULT_ATTENTION_FIX)

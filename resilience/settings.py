@@ -40,6 +40,7 @@ class PathSettings(BaseModel):
     out: Path = Path("build")
     state: Path = Path(".state")
     actions: Path | None = None
+    waves: Path | None = None
 
 
 class PrivacySettings(BaseModel):
@@ -80,6 +81,9 @@ class WaveWindow(BaseModel):
 
     start: date
     end: date
+
+    def holds(self, day: date) -> bool:
+        return self.start <= day <= self.end
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> WaveWindow:
@@ -304,6 +308,9 @@ def load_settings(
     exports: Path | str | None = None,
     roster: Path | str | None = None,
     out: Path | str | None = None,
+    mappings: Path | str | None = None,
+    waves: Path | str | None = None,
+    actions: Path | str | None = None,
 ) -> Settings:
     """Read `config` (default: the project's resilience.toml), then the environment, then the
     path arguments given on the command line. Relative paths in the file are taken relative to
@@ -319,7 +326,14 @@ def load_settings(
     oidc = file_values.get("serve", {}).get("oidc", {})
     if "access_file" in oidc:
         oidc["access_file"] = str(config_path.parent / oidc["access_file"])
-    arguments = {"exports": exports, "roster": roster, "out": out}
+    arguments = {
+        "exports": exports,
+        "roster": roster,
+        "out": out,
+        "mappings": mappings,
+        "waves": waves,
+        "actions": actions,
+    }
     merged: dict = {}
     for source in (
         file_values,
@@ -342,15 +356,17 @@ def _merge(into: dict, values: dict) -> None:
 
 def require_run_inputs(settings: Settings) -> None:
     """Raise UsageError naming the first input of a run that is missing: the exports folder, the
-    roster, the mappings folder or the action log (when one is set)."""
+    roster, the mappings folder, or the action log or waves file (when one is set)."""
     paths = settings.paths
     required = [
         ("exports folder (paths.exports, --exports)", paths.exports, Path.is_dir),
         ("roster (paths.roster, --roster)", paths.roster, Path.is_file),
-        ("mappings folder (paths.mappings)", paths.mappings, Path.is_dir),
+        ("mappings folder (paths.mappings, --mappings)", paths.mappings, Path.is_dir),
     ]
     if paths.actions is not None:
-        required.append(("action log (paths.actions)", paths.actions, Path.is_file))
+        required.append(("action log (paths.actions, --actions)", paths.actions, Path.is_file))
+    if paths.waves is not None:
+        required.append(("waves file (paths.waves, --waves)", paths.waves, Path.is_file))
     for what, path, exists in required:
         if not exists(path):
             raise UsageError(f"{what} not found: {display_path(path)}")

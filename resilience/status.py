@@ -26,6 +26,7 @@ from typing import IO
 import duckdb
 import pydantic
 
+from resilience.rules import ATTENTION_STATUSES, attention_fix
 from resilience.settings import Settings, display_path
 from resilience.sqlfiles import quote_identifier, read_sql
 
@@ -76,11 +77,22 @@ class PublishedRelease:
     pages: list[str]
 
 
+@dataclass(frozen=True)
+class FileNeedingAttention:
+    """An export set aside whole (held back or unreadable) the last time it was read."""
+
+    file_name: str
+    status: str
+    reason: str
+    fix: str
+
+
 @dataclass
 class Status:
     running: LockHolder | None = None
     runs: list[RunRecord] = field(default_factory=list)
     runs_unavailable: str | None = None
+    needs_attention: list[FileNeedingAttention] = field(default_factory=list)
     published: PublishedRelease | None = None
     published_unavailable: str | None = None
     # Loaded exports no longer in the exports folder (their responses stay in the warehouse).
@@ -192,6 +204,18 @@ def read_runs(warehouse_path: Path, limit: int) -> list[RunRecord]:
     return [RunRecord(*row) for row in rows]
 
 
+def read_files_needing_attention(warehouse_path: Path) -> list[FileNeedingAttention]:
+    """The exports set aside whole when last read, each with its one-line fix. Raises
+    duckdb.Error as `read_runs` does."""
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            "select file_name, status, coalesce(reason, '') from raw_files "
+            "where list_contains($statuses, status) order by file_name",
+            {"statuses": list(ATTENTION_STATUSES)},
+        ).fetchall()
+    return [FileNeedingAttention(name, kind, why, attention_fix(why)) for name, kind, why in rows]
+
+
 def removed_exports(warehouse_path: Path, exports: Path) -> list[str]:
     """The names of loaded exports that are no longer anywhere below the `exports` folder; none
     when the folder cannot be read (a share not mounted is not a removal)."""
@@ -241,6 +265,7 @@ def read_status(settings: Settings, limit: int = 10) -> Status:
         else:
             try:
                 status.runs = read_runs(settings.warehouse_path, limit)
+                status.needs_attention = read_files_needing_attention(settings.warehouse_path)
                 status.removed_exports = removed_exports(
                     settings.warehouse_path, settings.paths.exports
                 )

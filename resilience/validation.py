@@ -74,6 +74,7 @@ from resilience.rules import (
     RULE_KEY_NOT_NULL,
     RULE_KEY_UNIQUE,
     RULE_MIN_GROUP_SIZE,
+    RULE_NO_WAVE,
     RULE_NOT_NULL,
     RULE_ONE_RESPONSE_PER_ID,
     RULE_PROGRESS_RANGE,
@@ -95,7 +96,9 @@ BATCH_TABLE = "ingest_batch"
 RESPONSE_VERSIONS = "ingest_batch_response_versions"
 ROW_KEY_COLUMNS = ("file_sha256", "source_row")
 REQUIRED_COLUMNS = (*ROW_KEY_COLUMNS, "response_key", "team", "wave")
-NOT_NULL_COLUMNS = ("response_key", "team", "wave")
+NOT_NULL_COLUMNS = ("response_key", "team")
+# A response whose date falls in no fieldwork window fails `no_wave`, not `not_null` on its wave.
+PLACED_IN_NO_WAVE = "date_in_no_wave"
 
 # Each mart states its key in its header comment, e.g. "(key: wave, team_id, indicator)".
 MART_KEY = re.compile(r"\(key: ([^)]+)\)")
@@ -215,6 +218,16 @@ def build_batch_suite(
     expectations += [
         gx.expectations.ExpectColumnValuesToNotBeNull(column=column, meta={"rule": RULE_NOT_NULL})
         for column in NOT_NULL_COLUMNS
+    ]
+    expectations += [
+        gx.expectations.ExpectColumnValuesToNotBeNull(
+            column="wave",
+            row_condition=Column(PLACED_IN_NO_WAVE).is_null(),
+            meta={"rule": RULE_NOT_NULL},
+        ),
+        gx.expectations.ExpectColumnValuesToBeNull(
+            column=PLACED_IN_NO_WAVE, meta={"rule": RULE_NO_WAVE}
+        ),
     ]
     expectations.append(
         gx.expectations.ExpectColumnValuesToBeInSet(
@@ -357,7 +370,7 @@ def held_back_files(
         if rows and failed / rows > max_failed_share:
             reasons[sha] = (
                 f"{failed} of {rows} rows ({failed / rows:.0%}) failed validation, more than the "
-                f"{max_failed_share:.0%} allowed: the whole file is held back and retried next run"
+                f"{max_failed_share:.0%} allowed: the whole file is held back"
             )
     return reasons
 

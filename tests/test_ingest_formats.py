@@ -197,6 +197,9 @@ HEADERS = {
         ["", "", "item 1", "item 2", "Open-Ended Response"],
     ],
     "limesurvey": [["id", "submitdate", "lastpage", "startlanguage", "seed", "token", "Q1"]],
+    "limesurvey_full_text": [
+        ["Response ID", "Date submitted", "Last page", "Start language", "Seed", "Q1 [SQ001]"]
+    ],
     "microsoft_forms": [["ID", "Start time", "Completion time", "Email", "Name", "Q"]],
     "redcap_raw": [["record_id", "pq_1", "consent___1", "wellbeing_complete"]],
     "redcap_labels": [["Record ID", "Survey Timestamp", "Item one", "Complete?"]],
@@ -481,8 +484,10 @@ def test_limesurvey_quoted_cells_and_answer_codes(
     )
     plan = ingest(warehouse, export, mappings, registry)
     assert plan.layout.format == "limesurvey"
+    # The seed fixes one respondent's question order: it tells respondents apart.
     assert set(plan.identifying_columns) == {
         "id",
+        "seed",
         "startdate",
         "datestamp",
         "token",

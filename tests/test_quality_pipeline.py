@@ -23,7 +23,9 @@ from resilience.quality_report import (
     validation_markdown,
     write_validation_report,
 )
+from resilience.report import summary_lines
 from resilience.settings import Settings, load_settings
+from resilience.status import read_status
 from resilience.validation import PublishedDataError, check_marts, mart_relations
 from tests.conftest import SAMPLE_DIR, make_project
 
@@ -50,7 +52,7 @@ EXPECTED_QUARANTINE = [
 ]
 HELD_BACK_REASON = (
     f"{HELD_BACK}: 3 of 10 rows (30%) failed validation, more than the 20% allowed: the whole file "
-    "is held back and retried next run"
+    "is held back"
 )
 
 
@@ -298,18 +300,38 @@ def test_a_published_table_that_breaks_a_rule_fails_the_run_loudly(
             check_marts(con, min_group_size=5)
 
 
-def test_a_held_back_file_is_tried_again_next_run(
+def test_a_held_back_file_is_read_again_only_when_what_it_is_read_with_changes(
     first_run: pipeline.RunReport, settings: Settings, registry: Registry
 ) -> None:
-    second = run_until_load(settings, registry)
+    unchanged = run_until_load(settings, registry)
 
-    statuses = {report.file_name: report.status for report in second.files}
+    statuses = {report.file_name: report.status for report in unchanged.files}
     assert statuses == {
-        HELD_BACK: "held_back",
+        HELD_BACK: "needs_attention",
         EDITED: "skipped",
         "staff_survey_2025-09.csv": "skipped",
         "staff_survey_2026-01.csv": "skipped",
     }
+    [held] = [report for report in unchanged.files if report.file_name == HELD_BACK]
+    assert held.reason.startswith(HELD_BACK_REASON + " (unchanged since;")
+    assert query(settings, "select run_id from raw_files where file_name = ?", [HELD_BACK]) == [
+        (first_run.run_id,)
+    ]
+    assert dict(summary_lines(unchanged))[f"needs attention: {HELD_BACK}"] == (
+        "fix: see its quarantined cells in the validation report and fix the mapping, roster "
+        "aliases or waves file they point to"
+    )
+    [attention] = read_status(settings).needs_attention
+    assert (attention.file_name, attention.status) == (HELD_BACK, "held_back")
+    assert attention.fix.startswith("see its quarantined cells")
+
+    # Someone looked at the mapping: the file is read again with it.
+    [mapping] = settings.paths.mappings.glob("*.toml")
+    with mapping.open("a", encoding="utf-8") as handle:
+        handle.write("\n# checked against the survey tool\n")
+    second = run_until_load(settings, registry)
+
+    assert {r.file_name: r.status for r in second.files}[HELD_BACK] == "held_back"
     assert query(
         settings,
         "select count(distinct run_id) from quarantine where rule = 'file_held_back'",
@@ -417,5 +439,5 @@ def test_the_dry_run_of_an_unreadable_file_says_why(capsys, tmp_path: Path) -> N
     exit_code, result = dry_run(capsys, config, broken)
 
     assert exit_code == 1
-    assert result["outcome"] == "cannot be read"
+    assert result["outcome"] == "cannot be loaded"
     assert "no team column" in result["reason"]

@@ -21,6 +21,7 @@ from resilience.rules import (
     RULE_KEY_NOT_NULL,
     RULE_KEY_UNIQUE,
     RULE_MIN_GROUP_SIZE,
+    RULE_NO_WAVE,
     RULE_NOT_NULL,
     RULE_ONE_RESPONSE_PER_ID,
     RULE_PROGRESS_RANGE,
@@ -59,6 +60,7 @@ CONTEXT_COLUMNS = {
     "response_key": "VARCHAR",
     "team": "VARCHAR",
     "wave": "VARCHAR",
+    "date_in_no_wave": "VARCHAR",
     "recorded_date": "DATE",
     "progress": "DOUBLE",
     "duration_seconds": "DOUBLE",
@@ -93,6 +95,7 @@ BAD_CELLS = [
     (11, "progress", 100.5, RULE_PROGRESS_RANGE),
     (12, "progress", -1.0, RULE_PROGRESS_RANGE),
     (13, "duration_seconds", -3.0, RULE_DURATION_RANGE),
+    (14, "date_in_no_wave", "2025-06-02", RULE_NO_WAVE),
 ]
 
 
@@ -103,6 +106,7 @@ def good_row(registry: Registry, source_row: int, **overrides: object) -> dict[s
         "response_key": f"key-{source_row}",
         "team": ROSTER_TEAMS[0],
         "wave": "2025-spring",
+        "date_in_no_wave": None,
         "recorded_date": dt.date(2025, 3, 14),
         "progress": 100.0,
         "duration_seconds": 412.0,
@@ -361,7 +365,7 @@ def test_the_held_back_reason_gives_the_counts_and_the_limit() -> None:
     reasons = held_back_files(failures(("a", 1), ("a", 2), ("a", 3)), {"a": 10}, 0.2)
     assert reasons == {
         "a": "3 of 10 rows (30%) failed validation, more than the 20% allowed: the whole file is "
-        "held back and retried next run"
+        "held back"
     }
 
 

@@ -1,7 +1,7 @@
 -- The file manifest: every file read in this run (not the ones skipped as loaded before), with its
 -- row counts and status: loaded, held_back (too many of its rows failed validation: all of them
--- are quarantined) or quarantined (unreadable). A held-back or quarantined file is tried again next
--- run, in case its source or mapping was fixed; a loaded file is never read again.
+-- are quarantined) or quarantined (unreadable). A held-back or quarantined file is read again when
+-- what it is read with changes (inputs_fingerprint); a loaded file is never read again.
 insert or replace into raw_files by name
 with outcomes as (
     select * from batch_file_counts
@@ -29,6 +29,7 @@ final as (
         batch_files.archive_path,
         batch_files.archive_sha256,
         cast(batch_files.column_plan as json) as column_plan,
+        batch_files.inputs_fingerprint,
         getvariable('run_id') as run_id,
         current_timestamp::timestamp as recorded_at
     from batch_files

@@ -21,6 +21,9 @@ create table if not exists raw_files (
 );
 -- Warehouses from before rows_repeated counted those rows as already loaded.
 alter table raw_files add column if not exists rows_repeated bigint default 0;
+-- What the file was last read with (its mapping, the roster, the waves, the settings, the
+-- instruments): a held-back or unreadable file is read again only when this changes.
+alter table raw_files add column if not exists inputs_fingerprint varchar;
 -- The SHA-256 of the file's archive as written, checked by every run and by `resilience verify`
 -- (warehouses from before it record none: their archives are checked for presence only).
 alter table raw_files add column if not exists archive_sha256 varchar;

@@ -1,8 +1,13 @@
--- One row per action in the leaders' action log (key: action_id): what a team changed and when.
--- action_id numbers them in order of team, date and text. A date that is not a date fails
--- the run with the value named, rather than losing the action.
+-- One row per action in the leaders' action log (key: action_id): what a team on the roster
+-- changed and when. action_id numbers them in order of team, date and text. A date that is not a
+-- date fails the run with the value named, rather than losing the action. An action whose team is
+-- not on the roster is not published (the run reports it: resilience.site.actions_off_roster).
 with source as (
     select * from seed_actions
+),
+
+roster_teams as (
+    select distinct team_id from stg_roster__team_waves
 ),
 
 cleaned as (
@@ -13,15 +18,21 @@ cleaned as (
     from source
 ),
 
+on_roster as (
+    select cleaned.*
+    from cleaned
+    semi join roster_teams on roster_teams.team_id = cleaned.team_id
+),
+
 final as (
     select
         row_number() over (
-            order by cleaned.team_id, cleaned.action_date, cleaned.action
+            order by on_roster.team_id, on_roster.action_date, on_roster.action
         ) as action_id,
-        cleaned.team_id,
-        cleaned.action_date,
-        cleaned.action
-    from cleaned
+        on_roster.team_id,
+        on_roster.action_date,
+        on_roster.action
+    from on_roster
 )
 
 select * from final
