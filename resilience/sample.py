@@ -428,8 +428,9 @@ def _decoded(values: np.ndarray) -> tuple[str, ...]:
 
 
 def _export_columns(registry: Registry) -> tuple[ExportColumn, ...]:
-    """Question columns as Qualtrics exports them: items sharing one answer set form a matrix
-    question (`Q1_1`...), any other item is a question of its own (`Q4`)."""
+    """Question columns as Qualtrics exports them: items sharing one set of answer codes form a
+    matrix question (`Q1_1`...), any other item is a question of its own (`Q4`). The codes, not
+    their labels, decide: the CBI's frequency and intensity items are answered on one matrix."""
     unknown = sorted({i.id for i in registry.instruments} - set(QUESTION_ORDER))
     if unknown:
         raise ValueError(f"the sample generator has no question layout for {', '.join(unknown)}")
@@ -440,7 +441,14 @@ def _export_columns(registry: Registry) -> tuple[ExportColumn, ...]:
             continue
         instrument = registry.instrument(instrument_id)
         is_matrix = (
-            len(instrument.items) > 1 and len({item.options for item in instrument.items}) == 1
+            len(instrument.items) > 1
+            and len(
+                {
+                    tuple((option.code, option.value) for option in item.options)
+                    for item in instrument.items
+                }
+            )
+            == 1
         )
         if is_matrix:
             number += 1

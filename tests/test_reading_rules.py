@@ -44,7 +44,7 @@ def stage(
     assert not plan.blocking_problems, plan.blocking_problems
     archive = tmp_path / "archive" / f"{plan.sha256}.parquet"
     archive_export(con, plan, archive)
-    stage_batch(con, plan, archive, registry, rules)
+    stage_batch(con, plan, archive, registry, rules=rules)
     return con, plan
 
 

@@ -74,8 +74,14 @@ def test_a_roster_edit_that_strands_loaded_responses_fails_until_a_move_says_whe
     split = next(row for row in roster if row["wave"] == last_wave)
     team = split["team_id"]
     halves = [  # the staff who answered stay together in the first half
-        {**split, "team_id": f"{team}A"},
-        {**split, "team_id": f"{team}B", "headcount": "6"},
+        # Each half has its own name: a team cell may name a team, so two teams never share one.
+        {**split, "team_id": f"{team}A", "team_name": f"{split['team_name']} (day)"},
+        {
+            **split,
+            "team_id": f"{team}B",
+            "team_name": f"{split['team_name']} (night)",
+            "headcount": "6",
+        },
     ]
     edited = [row for row in roster if row is not split] + halves
     with settings.paths.roster.open("w", newline="", encoding="utf-8") as handle:
