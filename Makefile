@@ -29,8 +29,15 @@ status: $(VENV)/.synced
 $(CHROMIUM):
 	sh scripts/provision-chromium
 
+# axe-core for the accessibility test, from the npm registry at the version the lock file pins.
+AXE := tests/axe/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	cd tests/axe && npm ci --no-audit --no-fund
+	touch $@
+
 ## test: lint, then the whole test suite (browser and server tests included)
-test: $(CHROMIUM) $(VENV)/.synced lint
+test: $(CHROMIUM) $(VENV)/.synced $(AXE) lint
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.synced

@@ -72,7 +72,12 @@ from resilience.warehouse import (
 )
 
 # The code that turns marts into a release: a change here (an upgrade) rebuilds the release.
-RELEASE_SOURCES = (SQL_DIR, PROJECT_ROOT / "resilience", PROJECT_ROOT / "dashboards")
+RELEASE_SOURCES = (
+    SQL_DIR,
+    PROJECT_ROOT / "resilience",
+    PROJECT_ROOT / "dashboards",
+    PROJECT_ROOT / "strategies",
+)
 RELEASE_SOURCE_SUFFIXES = (".py", ".sql", ".j2", ".css", ".js", ".toml")
 
 
@@ -536,6 +541,7 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
     When only new responses were added since, the incremental models add just those, the models
     incremental by wave rebuild only their waves, and the rest are rebuilt whole."""
     registry.require_indicators(settings.indicators.compassion_fatigue)
+    registry.require_indicators(settings.early_warnings.indicators)
     variables = {
         **settings.indicator_variables(),
         **settings.quality_variables(),

@@ -33,6 +33,8 @@ from resilience.sqlfiles import (
 
 T_TABLE_MAX_DF = 1000
 ACTION_LOG_COLUMNS = ("team_id", "date", "action")
+# The id of the strategy (strategies/*.toml) an action carries out: optional, blank for none.
+ACTION_LOG_OPTIONAL_COLUMNS = ("strategy",)
 # Typed so that the seed table has its columns even when no item is an exposure.
 EXPOSURE_BAND_TYPES = {
     "item_id": "string",
@@ -86,14 +88,18 @@ def _replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFram
 def read_action_log(path: Path | None) -> pd.DataFrame:
     """The leaders' action log as written (all text; the staging model casts it), or an empty log
     when none is configured."""
+    columns = (*ACTION_LOG_COLUMNS, *ACTION_LOG_OPTIONAL_COLUMNS)
     if path is None:
-        return pd.DataFrame({column: pd.Series(dtype="string") for column in ACTION_LOG_COLUMNS})
+        return pd.DataFrame({column: pd.Series(dtype="string") for column in columns})
     log = pd.read_csv(path, dtype="string", skipinitialspace=True)
     missing = [column for column in ACTION_LOG_COLUMNS if column not in log.columns]
     if missing:
         raise ValueError(f"{path}: the action log lacks the column(s) {', '.join(missing)}")
-    log = log[list(ACTION_LOG_COLUMNS)]
-    incomplete = log.index[log.isna().any(axis=1)]
+    for column in ACTION_LOG_OPTIONAL_COLUMNS:
+        if column not in log.columns:
+            log[column] = pd.Series(pd.NA, index=log.index, dtype="string")
+    log = log[list(columns)]
+    incomplete = log.index[log[list(ACTION_LOG_COLUMNS)].isna().any(axis=1)]
     if len(incomplete):
         # The header is line 1.
         raise ValueError(f"{path}: line {incomplete[0] + 2} lacks a team_id, date or action")
