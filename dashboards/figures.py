@@ -329,9 +329,7 @@ def _difference_heatmap(
                 difference = _worse_by(mean, reading.value, organization)
                 differences[-1].append(difference)
                 clear = organization is not None and _interval_excludes(reading, organization)
-                worse_count += clear and less_favourable(
-                    mean, reading.value, organization.value
-                )
+                worse_count += clear and less_favourable(mean, reading.value, organization.value)
                 marks = (f" {CLEAR_MARK}" if clear else "") + (
                     f" {WARNING_MARK}" if (row.key[-1], mean.indicator) in warned else ""
                 )
