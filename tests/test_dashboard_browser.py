@@ -217,3 +217,17 @@ def assert_links_go_somewhere(visit: Visit, path: Path) -> None:
                 target.startswith("file://")
                 and Path(unquote(target.removeprefix("file://"))).is_file()
             ), f"{path.name} links to {link}"
+
+
+def test_the_keyboard_reaches_where_to_act_first(open_page):
+    page = open_page("leadership.html").page
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+    page.keyboard.press("Enter")
+    focused = []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.getAttribute('href')"))
+    # Past the section links: the severity rule, then the first team to act on.
+    assert focused[:2] == ["#severity-rule", "teams/east.html"]
