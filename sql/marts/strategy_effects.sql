@@ -67,10 +67,15 @@ changes as (
         periods.wave_after,
         after_mean.indicator,
         after_mean.group_id as team_id,
-        after_mean.value - before_mean.value as change,
+        -- Exact decimals, so that sums over teams do not depend on the order they are added in
+        -- (an incremental build must give the same numbers as a whole one).
+        cast(after_mean.value as decimal(38, 12)) - cast(before_mean.value as decimal(38, 12))
+            as change,
         -- A 95% interval is about 2 x 1.96 standard errors wide.
-        power((before_mean.ci_high - before_mean.ci_low) / 3.92, 2)
-        + power((after_mean.ci_high - after_mean.ci_low) / 3.92, 2) as change_variance,
+        cast(
+            power((before_mean.ci_high - before_mean.ci_low) / 3.92, 2)
+            + power((after_mean.ci_high - after_mean.ci_low) / 3.92, 2) as decimal(38, 12)
+        ) as change_variance,
         least(before_mean.n, after_mean.n) as both_waves_n,
         after_mean.n,
         exists (
@@ -111,23 +116,37 @@ compared as (
             as smallest_treated_n,
         cast(coalesce(sum(changes.n) filter (where not changes.ever_started), 0) as bigint)
             as control_respondents,
-        avg(changes.change) filter (where changes.treated) as treated_change,
-        sum(changes.change_variance) filter (where changes.treated)
-        / power(count(*) filter (where changes.treated), 2) as treated_variance,
-        avg(changes.change) filter (where not changes.ever_started) as control_change,
-        var_samp(changes.change) filter (where not changes.ever_started)
-        / count(*) filter (where not changes.ever_started) as control_variance
+        sum(changes.change) filter (where changes.treated) as treated_sum,
+        sum(changes.change_variance) filter (where changes.treated) as treated_variance_sum,
+        sum(changes.change) filter (where not changes.ever_started) as control_sum,
+        sum(changes.change * changes.change) filter (where not changes.ever_started)
+            as control_sum_of_squares
     from changes
     group by changes.strategy, changes.wave_before, changes.wave_after, changes.indicator
 ),
 
+averaged as (
+    select
+        sums.*,
+        cast(sums.treated_sum as double) / sums.treated_teams as treated_change,
+        cast(sums.treated_variance_sum as double) / power(sums.treated_teams, 2)
+            as treated_variance,
+        cast(sums.control_sum as double) / sums.control_teams as control_change,
+        -- The sample variance of the control teams' changes, over their number.
+        (
+            cast(sums.control_sum_of_squares as double)
+            - power(cast(sums.control_sum as double), 2) / sums.control_teams
+        ) / (sums.control_teams - 1) / sums.control_teams as control_variance
+    from compared as sums
+),
+
 decided as (
     select
-        compared.*,
-        compared.treated_teams = 0
-        or compared.smallest_treated_n < getvariable('min_group_size')
-        or compared.control_teams < 2 as suppressed
-    from compared
+        averaged.*,
+        averaged.treated_teams = 0
+        or averaged.smallest_treated_n < getvariable('min_group_size')
+        or averaged.control_teams < 2 as suppressed
+    from averaged
 ),
 
 final as (
