@@ -53,6 +53,7 @@ from resilience.runtime import crash_point
 from resilience.settings import PROJECT_ROOT, QualitySettings, Settings
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
 from resilience.status import ExportsNotReady, hold_run_lock, one_line
+from resilience.strategies import load_strategies
 from resilience.warehouse import (
     ModelsBuild,
     build_candidate,
@@ -548,7 +549,9 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
         "min_group_size": settings.privacy.min_group_size,
     }
     with _open_warehouse(settings) as con:
-        load_seeds(con, registry, settings.paths.actions)
+        # A strategy the action log names must be one the dashboards know.
+        strategies = [strategy.id for strategy in load_strategies()]
+        load_seeds(con, registry, settings.paths.actions, strategies)
         inputs = ModelsBuild(
             definitions_fingerprint(con, settings.paths.roster, variables),
             *raw_responses_digest(con),

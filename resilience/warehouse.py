@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,9 +85,12 @@ def _replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFram
         con.unregister("seed_frame")
 
 
-def read_action_log(path: Path | None) -> pd.DataFrame:
+def read_action_log(
+    path: Path | None, known_strategies: Collection[str] | None = None
+) -> pd.DataFrame:
     """The leaders' action log as written (all text; the staging model casts it), or an empty log
-    when none is configured."""
+    when none is configured. When `known_strategies` is given, a strategy the log names must be
+    one of them (ids compare trimmed and in lower case, as the staging model reads them)."""
     columns = (*ACTION_LOG_COLUMNS, *ACTION_LOG_OPTIONAL_COLUMNS)
     if path is None:
         return pd.DataFrame({column: pd.Series(dtype="string") for column in columns})
@@ -103,11 +106,22 @@ def read_action_log(path: Path | None) -> pd.DataFrame:
     if len(incomplete):
         # The header is line 1.
         raise ValueError(f"{path}: line {incomplete[0] + 2} lacks a team_id, date or action")
+    if known_strategies is not None:
+        named = log["strategy"].str.strip().str.lower()
+        unknown = log.index[named.notna() & (named != "") & ~named.isin(list(known_strategies))]
+        if len(unknown):
+            raise ValueError(
+                f"{path}: line {unknown[0] + 2}, column strategy: {log['strategy'][unknown[0]]!r}"
+                f" is no strategy of strategies/ (known: {', '.join(sorted(known_strategies))})"
+            )
     return log
 
 
 def load_seeds(
-    con: duckdb.DuckDBPyConnection, registry: Registry, action_log: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    registry: Registry,
+    action_log: Path | None = None,
+    known_strategies: Collection[str] | None = None,
 ) -> None:
     """The instrument definitions and the action log as tables, and the t quantiles that DuckDB
     lacks."""
@@ -141,7 +155,7 @@ def load_seeds(
             EXPOSURE_BAND_TYPES
         ),
     )
-    _replace_table(con, "seed_actions", read_action_log(action_log))
+    _replace_table(con, "seed_actions", read_action_log(action_log, known_strategies))
     degrees = list(range(1, T_TABLE_MAX_DF + 1))
     t_table = pd.DataFrame({"df": degrees, "t975": stats.t.ppf(0.975, degrees)})
     _replace_table(con, "seed_t_critical", t_table)

@@ -9,6 +9,7 @@ import pytest
 
 from resilience.instruments import Registry
 from resilience.strategies import TeamSignals, load_strategies, matches
+from resilience.warehouse import read_action_log
 
 STRATEGIES = {strategy.id: strategy for strategy in load_strategies()}
 
@@ -97,3 +98,21 @@ def test_a_bad_strategy_file_is_named(tmp_path: Path):
 
     with pytest.raises(ValueError, match=r"broken\.toml"):
         load_strategies(tmp_path)
+
+
+def test_the_action_log_may_name_only_known_strategies(tmp_path: Path):
+    log = tmp_path / "actions.csv"
+    log.write_text(
+        "team_id,date,action,strategy\n"
+        "T001,2025-07-01,Peer circle started, Peer_Support \n"
+        "T002,2025-07-02,Evening hours,\n"
+        "T003,2025-07-03,Yoga,mindfulness_app\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ValueError, match=r"line 4, column strategy: 'mindfulness_app'"):
+        read_action_log(log, set(STRATEGIES))
+    # Without the library, the log is read as written; a log without the column has none.
+    assert list(read_action_log(log)["strategy"][:2].fillna("")) == ["Peer_Support ", ""]
+    log.write_text("team_id,date,action\nT001,2025-07-01,Peer circle\n", encoding="utf-8")
+    assert read_action_log(log, set(STRATEGIES))["strategy"].isna().all()
