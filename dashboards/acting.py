@@ -20,6 +20,7 @@ tables do not.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -103,7 +104,7 @@ def where_to_act(
         str(row["team_id"]): "" if pd.isna(row["service_line"]) else str(row["service_line"])
         for row in records(tables.teams)
     }
-    exposures = team_exposure_shares(tables)
+    signals = team_signals(tables)
     priorities = []
     for team_id in sorted({key[0] for key, reading in team_readings.items() if reading}):
         team_warnings = warnings.get(team_id, [])
@@ -112,10 +113,6 @@ def where_to_act(
         if not team_warnings and severity == 0:
             continue
         ranked = sorted(concerns, key=lambda concern: (-concern.warned, -concern.points))
-        signals = TeamSignals(
-            warned=frozenset(str(row["indicator"]) for row in team_warnings),
-            exposure_shares=exposures.get(team_id, {}),
-        )
         priorities.append(
             TeamPriority(
                 team_id=team_id,
@@ -129,7 +126,7 @@ def where_to_act(
                     _warning_row(tables, row, rule_names)
                     for row in sorted(team_warnings, key=lambda row: _scale_order(tables, row))
                 ),
-                strategies=tuple(matching_strategies(strategies, signals)),
+                strategies=tuple(matching_strategies(strategies, signals[team_id])),
             )
         )
     return sorted(
@@ -160,10 +157,21 @@ def team_exposure_shares(tables: PublishedTables) -> dict[str, dict[tuple[str, s
     return shares
 
 
-def team_signals(tables: PublishedTables, team_id: str) -> TeamSignals:
-    """What strategies are matched on for one team (from tables that may hold that team only)."""
-    warned = frozenset(str(row["indicator"]) for row in _latest_warnings(tables).get(team_id, []))
-    return TeamSignals(warned, team_exposure_shares(tables).get(team_id, {}))
+def team_signals(tables: PublishedTables) -> defaultdict[str, TeamSignals]:
+    """Per team, what strategies are matched on: its warned indicators in the latest wave and its
+    exposure shares (a team with neither gets empty signals)."""
+    warnings = _latest_warnings(tables)
+    exposures = team_exposure_shares(tables)
+    return defaultdict(
+        lambda: TeamSignals(frozenset(), {}),
+        {
+            team_id: TeamSignals(
+                frozenset(str(row["indicator"]) for row in warnings.get(team_id, [])),
+                exposures.get(team_id, {}),
+            )
+            for team_id in {*warnings, *exposures}
+        },
+    )
 
 
 def organization_scores(tables: PublishedTables, min_group_size: int) -> list[dict[str, object]]:

@@ -34,7 +34,7 @@ from dashboards import figures
 from dashboards.acting import (
     TeamPriority,
     organization_scores,
-    team_exposure_shares,
+    team_signals,
     what_worked,
     where_to_act,
 )
@@ -51,7 +51,6 @@ from dashboards.plotting import FigureSpec, flag, iso_day, rate_text
 from dashboards.sources import source_digest
 from resilience.strategies import (
     Strategy,
-    TeamSignals,
     load_strategies,
     matching_strategies,
     strategies_digest,
@@ -287,20 +286,8 @@ def _team_strategies(
     tables: PublishedTables, strategies: Sequence[Strategy], team_pages: dict[str, str]
 ) -> dict[str, list[Strategy]]:
     """For each team with a page, the strategies that match its latest warnings and exposures."""
-    warned: dict[str, set[str]] = {}
-    if tables.early_warnings is not None:
-        warnings = tables.early_warnings
-        latest = warnings[warnings["wave"] == tables.latest_wave()]
-        for team_id, indicator in zip(latest["team_id"], latest["indicator"], strict=True):
-            warned.setdefault(str(team_id), set()).add(str(indicator))
-    exposures = team_exposure_shares(tables)
-    return {
-        team_id: matching_strategies(
-            strategies,
-            TeamSignals(frozenset(warned.get(team_id, ())), exposures.get(team_id, {})),
-        )
-        for team_id in team_pages
-    }
+    signals = team_signals(tables)
+    return {team_id: matching_strategies(strategies, signals[team_id]) for team_id in team_pages}
 
 
 @functools.cache

@@ -28,7 +28,6 @@ from dashboards.model import MeanIndicator, PublishedTables, records, shown_rows
 # a scale's most favourable band, dark for its least favourable, whichever end of the scale is the
 # risky one), which stay ordered for colour-blind readers and in greyscale print.
 BAND_COLOURS = ("#efedf5", "#bcbddc", "#6a51a3")
-BAND_LEVEL_NAMES = ("Most favourable band", "Middle band", "Least favourable band")
 NOT_SHOWN_GREY = "#d9d9d9"
 # Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
 WORSE_COLOUR = "#D55E00"
