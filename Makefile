@@ -39,8 +39,15 @@ $(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund
 	touch $@
 
+# axe-core for the accessibility test, from the npm registry at the version the lock file pins.
+AXE := tests/axe/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	cd tests/axe && npm ci --no-audit --no-fund
+	touch $@
+
 ## test: lint, then the whole test suite (browser and server tests included)
-test: $(CHROMIUM) $(VENV)/.synced $(OIDC_PROVIDER) lint
+test: $(CHROMIUM) $(VENV)/.synced $(OIDC_PROVIDER) $(AXE) lint
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.synced

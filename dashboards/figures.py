@@ -27,14 +27,18 @@ from dashboards.model import (
 )
 from dashboards.plotting import (
     BAND_COLOURS,
-    BAND_LEVEL_NAMES,
     BETTER_COLOUR,
+    DIFFERENCE_COLOURS,
+    DIFFERENCE_LEVEL_NAMES,
+    DIFFERENCE_TEXT,
+    FLAGGED_GREY,
     GUIDE_LINE,
     NOT_SHOWN_GREY,
     ORGANIZATION,
     ORGANIZATION_COLOUR,
     TEAM_COLOURS,
     UNCLEAR_CHANGE_COLOUR,
+    UNFLAGGED_GREY,
     WORSE_COLOUR,
     Action,
     FigureSpec,
@@ -180,7 +184,7 @@ def team_heatmap(
     tables: PublishedTables, min_group_size: int, team_pages: Mapping[str, str] | None = None
 ) -> FigureSpec:
     """Teams (rows, grouped by service line) by mean indicators (columns) in the latest wave,
-    coloured by band.
+    coloured by the team's difference from the organization.
 
     `team_pages` maps a team id to its page; each cell carries it as its second customdata item,
     for the page to open on a click.
@@ -196,7 +200,11 @@ def team_heatmap(
         for team_id in {key[0] for key in team_readings}
     ]
     rows.sort(key=lambda row: (row.group.casefold(), row.label.casefold()))
-    return _band_heatmap(
+    warned = set()
+    if tables.early_warnings is not None:
+        warnings = tables.early_warnings[tables.early_warnings["wave"] == wave]
+        warned = set(zip(warnings["team_id"].astype(str), warnings["indicator"], strict=True))
+    return _difference_heatmap(
         rows,
         team_readings,
         tables,
@@ -204,9 +212,12 @@ def team_heatmap(
         wave,
         min_group_size,
         noun="team",
+        warned=warned,
         note=(
-            f"Wave {plotly_text(wave)}, teams grouped by service line. Colour shows each score's"
-            " band; darker is less favourable whichever way the scale runs. Grey: fewer than"
+            f"Wave {plotly_text(wave)}, teams grouped by service line. Colour: the team's"
+            " difference from the whole organization, orange where worse and blue where better,"
+            " whichever way the scale runs. ● the team's 95% interval excludes the"
+            " organization's value (clearly different); ⚠ an early warning. Grey: fewer than"
             f" {min_group_size} respondents, not shown."
             + (" Hover over a cell for its score." if len(rows) > MANY_TEAMS else "")
             + (" Click a team's row to open its page." if team_pages else "")
@@ -216,7 +227,8 @@ def team_heatmap(
 
 def group_heatmap(tables: PublishedTables, min_group_size: int) -> FigureSpec:
     """The cuts between team and organization (service lines, units, roles ...) by mean
-    indicators in the latest wave, coloured by band; each cut is published on its own."""
+    indicators in the latest wave, coloured by their difference from the organization; each cut
+    is published on its own."""
     if tables.group_indicators is None:
         raise ValueError("no group_indicators table is published")
     groups = tables.group_indicators
@@ -234,7 +246,7 @@ def group_heatmap(tables: PublishedTables, min_group_size: int) -> FigureSpec:
             {key[1] for key in group_readings if key[0] == kind}, key=str.casefold
         )
     ]
-    return _band_heatmap(
+    return _difference_heatmap(
         rows,
         group_readings,
         tables,
@@ -242,10 +254,12 @@ def group_heatmap(tables: PublishedTables, min_group_size: int) -> FigureSpec:
         wave,
         min_group_size,
         noun="group",
+        warned=set(),
         note=(
-            f"Wave {plotly_text(wave)}. Every team of a service line or unit together; colour"
-            " shows each score's band, darker where less favourable. Grey: fewer than"
-            f" {min_group_size} respondents, not shown."
+            f"Wave {plotly_text(wave)}. Every team of a service line or unit together; colour:"
+            " the difference from the whole organization, orange where worse and blue where"
+            " better. ● the group's 95% interval excludes the organization's value. Grey: fewer"
+            f" than {min_group_size} respondents, not shown."
         ),
     )
 
@@ -261,7 +275,13 @@ class _HeatmapRow:
     page: str = ""
 
 
-def _band_heatmap(
+# A difference of this share of a scale's range (or more) takes the strongest colour.
+STRONGEST_DIFFERENCE = 0.2
+CLEAR_MARK = "●"
+WARNING_MARK = "⚠"
+
+
+def _difference_heatmap(
     rows: list[_HeatmapRow],
     row_readings: Readings,
     tables: PublishedTables,
@@ -270,69 +290,89 @@ def _band_heatmap(
     min_group_size: int,
     *,
     noun: str,
+    warned: set[tuple[str, str]],
     note: str,
 ) -> FigureSpec:
-    """Rows by mean indicators, each cell coloured by its band level, under a title that names
-    the rows (`noun`: "team", "group") with the most scores in their least favourable band."""
+    """Rows by mean indicators, each cell coloured by how much worse (orange) or better (blue)
+    than the organization it is, under a title that names the rows (`noun`: "team", "group")
+    clearly worse than the organization on the most scales."""
     present = set(latest["indicator"])
     means = [mean for mean in tables.mean_indicators() if mean.indicator in present]
+    org = tables.org_indicators
+    org_readings = readings(org[org["wave"] == wave], ("indicator",))
     compact = len(rows) > MANY_TEAMS
     fewer_than = f"fewer than {min_group_size}"
-    levels: list[list[int | None]] = []
+    differences: list[list[int | None]] = []
+    clearly_worse: list[int] = []
     cell_text: list[list[str]] = []
     cell_data: list[list[list[str]]] = []
     for row in rows:
-        levels.append([])
+        differences.append([])
         cell_text.append([])
         cell_data.append([])
+        worse_count = 0
         for mean in means:
             heading = f"<b>{plotly_text(row.label)}</b><br>{plotly_text(mean.name)}<br>"
             key = (*row.key, mean.indicator)
             reading = row_readings.get(key)
+            organization = org_readings.get((mean.indicator,))
             if key not in row_readings:
-                levels[-1].append(None)
+                differences[-1].append(None)
                 cell_text[-1].append("no data")
                 hover = heading + f"no data in {plotly_text(wave)}"
             elif reading is None:
-                levels[-1].append(None)
+                differences[-1].append(None)
                 cell_text[-1].append(fewer_than if compact else f"fewer<br>than {min_group_size}")
                 hover = heading + f"{fewer_than} respondents: not shown"
             else:
                 band = mean.band_of(reading.value)
-                levels[-1].append(colour_level(mean.unfavourability(band)))
-                band_name = plotly_text(band.id)
-                cell_text[-1].append("" if compact else f"{score(reading.value)}<br>{band_name}")
+                difference = _worse_by(mean, reading.value, organization)
+                differences[-1].append(difference)
+                clear = organization is not None and _interval_excludes(reading, organization)
+                worse_count += clear and less_favourable(mean, reading.value, organization.value)
+                marks = (f" {CLEAR_MARK}" if clear else "") + (
+                    f" {WARNING_MARK}" if (row.key[-1], mean.indicator) in warned else ""
+                )
+                cell_text[-1].append(marks.strip() if compact else f"{score(reading.value)}{marks}")
+                comparison = (
+                    f"<br>Organization {score(organization.value)}"
+                    + (": clearly different" if clear else ": may be chance")
+                    if organization is not None
+                    else ""
+                )
                 hover = (
                     heading
-                    + f"Score {score(reading.value)} ({band_name} band)<br>"
+                    + f"Score {score(reading.value)} ({plotly_text(band.id)} band)<br>"
                     + f"95% interval {interval(reading, score)}<br>n = {count(reading.n)}"
+                    + comparison
                     + reading_details(reading)
                 )
             cell_data[-1].append([hover, row.page])
+        clearly_worse.append(worse_count)
 
-    column_labels = [wrap(mean.name, 11, hyphens=True) for mean in means]
+    column_labels = [_short_heading(mean) for mean in means]
     heatmap = {
         "type": "heatmap",
-        "z": levels,
+        "z": differences,
         "x": column_labels,
         # Two-level rows: the group, then the row within it.
         "y": [[wrap(row.group, 22) for row in rows], [plotly_text(row.label) for row in rows]],
         "text": cell_text,
         "texttemplate": "%{text}",
-        "textfont": {"size": 11 if compact else 12},
+        "textfont": {"size": 11 if compact else 12, "color": DIFFERENCE_TEXT},
         "customdata": cell_data,
         "hovertemplate": "%{customdata[0]}<extra></extra>",
-        "colorscale": stepped_colourscale(BAND_COLOURS),
+        "colorscale": stepped_colourscale(DIFFERENCE_COLOURS),
         "zmin": -0.5,
-        "zmax": len(BAND_COLOURS) - 0.5,
+        "zmax": len(DIFFERENCE_COLOURS) - 0.5,
         # Gaps make plotly draw every cell on its own: too slow for hundreds of teams.
         "xgap": 0 if compact else 3,
         "ygap": 0 if compact else 3,
         # The key sits under the grid so that the columns get the full width.
         "colorbar": {
             "orientation": "h",
-            "tickvals": list(range(len(BAND_COLOURS))),
-            "ticktext": list(BAND_LEVEL_NAMES),
+            "tickvals": list(range(len(DIFFERENCE_COLOURS))),
+            "ticktext": list(DIFFERENCE_LEVEL_NAMES),
             "thickness": 12,
             "len": 0.9,
             "x": 0.5,
@@ -358,13 +398,44 @@ def _band_heatmap(
             "plot_bgcolor": NOT_SHOWN_GREY,
         },
         titled_layout(
-            finding=_heatmap_finding(levels, rows, wave, min_group_size, noun),
+            finding=_heatmap_finding(differences, clearly_worse, rows, wave, min_group_size, noun),
             note=note,
             plot_height=_row_height(rows) * max(len(rows), 3),
             room_above_plot=_column_label_room(column_labels),
         ),
     )
     return figure_spec([heatmap], layout)
+
+
+def _short_heading(mean: MeanIndicator) -> str:
+    """A column heading: the scale's name, then its instrument in small type."""
+    name = mean.scale_name or mean.name
+    instrument = mean.instrument_name.split()[0] if mean.instrument_name else ""
+    small = f"<br><span style='font-size:10px'>{plotly_text(instrument)}</span>"
+    return wrap(name, 12, hyphens=True) + (small if instrument else "")
+
+
+def _worse_by(mean: MeanIndicator, value: float, organization: Reading | None) -> int | None:
+    """How much worse than the organization `value` is, as a colour step: 0 (much better) to 6
+    (much worse), 3 for as the organization, by its share of the scale's range (a fifth of it or
+    more takes the end step); None without an organization value. Steps, not the difference
+    itself: the colour places the cell, the text and hover report the numbers."""
+    if organization is None:
+        return None
+    low, high = mean.score_range or (
+        (mean.bands[0].lower, mean.bands[-1].lower) if mean.bands else (0.0, 1.0)
+    )
+    width = (high - low) or 1.0
+    worse = 1 if mean.risk_when == "high" else -1
+    difference = (value - organization.value) * worse / (width * STRONGEST_DIFFERENCE)
+    middle = len(DIFFERENCE_COLOURS) // 2
+    return middle + round(max(-1.0, min(1.0, difference)) * middle)
+
+
+def _interval_excludes(reading: Reading, organization: Reading) -> bool:
+    if reading.ci_low is None or reading.ci_high is None:
+        return False
+    return reading.ci_low > organization.value or reading.ci_high < organization.value
 
 
 def _row_height(rows: list[_HeatmapRow]) -> int:
@@ -769,7 +840,7 @@ def response_rates(tables: PublishedTables) -> FigureSpec:
         "cliponaxis": False,
         "marker": {
             "color": [
-                WORSE_COLOUR if flag(row["low_response_rate"]) else BETTER_COLOUR for row in drawn
+                FLAGGED_GREY if flag(row["low_response_rate"]) else UNFLAGGED_GREY for row in drawn
             ]
         },
         "customdata": [
@@ -798,8 +869,8 @@ def response_rates(tables: PublishedTables) -> FigureSpec:
         titled_layout(
             finding=finding,
             note=(
-                f"Responses as a share of the staff invited, wave {plotly_text(wave)}; orange: low"
-                " participation, where results may not speak for the whole team."
+                f"Responses as a share of the staff invited, wave {plotly_text(wave)}; dark"
+                " grey: low participation, where results may not speak for the whole team."
                 + "".join(f" Organization: {rate_text(row)}." for row in records(organization))
                 + (
                     f" {hidden} {'team is' if hidden == 1 else 'teams are'} not shown: too few"
@@ -821,7 +892,7 @@ def response_rates(tables: PublishedTables) -> FigureSpec:
 
 
 def instrument_reliability(tables: PublishedTables) -> FigureSpec:
-    """Cronbach's alpha of each scale in each wave; flagged scales drawn in orange."""
+    """Cronbach's alpha of each scale in each wave; flagged scales drawn in dark grey."""
     if tables.instrument_reliability is None:
         raise ValueError("no instrument_reliability table is published")
     reliability = tables.instrument_reliability
@@ -848,7 +919,7 @@ def instrument_reliability(tables: PublishedTables) -> FigureSpec:
                 "marker": {
                     "size": 12 if is_latest else 8,
                     "symbol": "circle" if is_latest else "circle-open",
-                    "color": [WORSE_COLOUR if low else BETTER_COLOUR for low in below_threshold],
+                    "color": [FLAGGED_GREY if low else UNFLAGGED_GREY for low in below_threshold],
                     "line": {"width": 1.5},
                 },
                 "customdata": [
@@ -905,8 +976,8 @@ def instrument_reliability(tables: PublishedTables) -> FigureSpec:
             ),
             note=(
                 "Cronbach's alpha: how consistently each scale's items were answered (1 is"
-                " perfect). Filled: the latest wave; open: earlier waves; orange: flagged as low,"
-                " which makes that scale's scores less trustworthy."
+                " perfect). Filled: the latest wave; open: earlier waves; dark grey: flagged as"
+                " low, which makes that scale's scores less trustworthy."
             ),
             plot_height=34 * max(len(measured), 4),
         ),
@@ -1417,29 +1488,30 @@ def _exposure_contrast(
 
 
 def _heatmap_finding(
-    levels: list[list[int | None]],
+    differences: list[list[int | None]],
+    clearly_worse: list[int],
     rows: list[_HeatmapRow],
     wave: str,
     min_group_size: int,
     noun: str,
 ) -> str:
-    worst_level = len(BAND_COLOURS) - 1
-    if all(level is None for row_levels in levels for level in row_levels):
+    if all(value is None for row_values in differences for value in row_values):
         return f"No {noun} reached {min_group_size} respondents in {plotly_text(wave)}"
-    worst_counts = [sum(level == worst_level for level in row_levels) for row_levels in levels]
-    most = max(worst_counts)
+    most = max(clearly_worse, default=0)
     if most == 0:
-        return f"No {noun} score is in its least favourable band in {plotly_text(wave)}"
+        return (
+            f"No {noun} is clearly worse than the organization on any scale in {plotly_text(wave)}"
+        )
     leaders = [
         plotly_text(row.label)
-        for row, worst in zip(rows, worst_counts, strict=True)
-        if worst == most
+        for row, worse in zip(rows, clearly_worse, strict=True)
+        if worse == most
     ]
-    verb = "has" if len(leaders) == 1 else "have"
-    scores = "score" if most == 1 else "scores"
+    verb = "is" if len(leaders) == 1 else "are"
+    scales = "scale" if most == 1 else "scales"
     return (
-        f"{join(leaders)} {verb} the most {scores} in the least favourable band"
-        f" ({most} of {len(levels[0])})"
+        f"{join(leaders)} {verb} clearly worse than the organization on the most {scales}"
+        f" ({most} of {len(differences[0])})"
     )
 
 
@@ -1560,8 +1632,6 @@ def _change_note(
     since = f"vs {plotly_text(previous_wave)}"
     if earlier is None:
         return f"{since}: not shown"
-    tested = reading.previous_wave == previous_wave and reading.change_p_value is not None
-    p_value = f"<br>p = {reading.change_p_value:.3f}" if tested else ""
     if clear_change(mean, reading, earlier, previous_wave) is None:
-        return f"{since}: may be chance{p_value}"
-    return f"{since}: clear change{p_value}"
+        return f"{since}: may be chance"
+    return f"{since}: clear change"

@@ -84,6 +84,19 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     # One row per wave x cut between team and organization (parent unit, service line) x indicator.
     "group_indicators": (*GROUP_COLUMNS, *INDICATOR_COLUMNS),
+    # One row per strategy x pair of waves x mean indicator: "what worked here".
+    "strategy_effects": (
+        "strategy",
+        "wave_before",
+        "wave_after",
+        "indicator",
+        "treated_teams",
+        "control_teams",
+        "effect",
+        "effect_ci_low",
+        "effect_ci_high",
+        "suppressed",
+    ),
 }
 ORGANIZATION_GROUP = "organization"
 TEAM_GROUP = "team"
@@ -109,6 +122,8 @@ TEAMLESS_TABLES = frozenset(
         "scale_bands",
         "instruments",
         "instrument_reliability",
+        # Compares groups of teams; team pages are written without it.
+        "strategy_effects",
     }
 )
 
@@ -137,6 +152,9 @@ class MeanIndicator:
     bands: tuple[Band, ...]
     # The lowest and highest possible score, where indicator_definitions publishes them.
     score_range: tuple[float, float] | None = None
+    # The scale's own name and its instrument's, for short column headings.
+    scale_name: str = ""
+    instrument_name: str = ""
 
     def band_of(self, score: float) -> Band:
         """The highest band whose lower bound `score` reaches (inclusive or strictly above)."""
@@ -203,6 +221,7 @@ class PublishedTables:
     exposure_effects: pd.DataFrame | None = None
     actions: pd.DataFrame | None = None
     group_indicators: pd.DataFrame | None = None
+    strategy_effects: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         # Fail at the boundary with the table and column named, not deep inside a figure builder.
@@ -364,6 +383,8 @@ class PublishedTables:
                 risk_when=row.risk_when,
                 bands=bands_by_indicator.get(row.indicator, ()),
                 score_range=_score_range(row._asdict()),
+                scale_name=str(row.scale_name),
+                instrument_name=str(instrument_names.get(row.instrument_id, "")),
             )
             for row in means.itertuples()
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import html
 import importlib.metadata
 import os
 import re
@@ -30,6 +31,13 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from dashboards import figures
+from dashboards.acting import (
+    TeamPriority,
+    organization_scores,
+    team_signals,
+    what_worked,
+    where_to_act,
+)
 from dashboards.model import (
     ORGANIZATION_GROUP,
     TEAM_GROUP,
@@ -48,6 +56,12 @@ from dashboards.paths import (
 )
 from dashboards.plotting import FigureSpec, flag, iso_day, rate_text
 from dashboards.sources import source_digest
+from resilience.strategies import (
+    Strategy,
+    load_strategies,
+    matching_strategies,
+    strategies_digest,
+)
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 # A click on a heatmap cell opens the team page its customdata names (teams without a page have
@@ -69,7 +83,11 @@ WARNING_RULE_NAMES = {
     "worsened": "worsened beyond chance since the previous wave",
     "crossed_band": "moved into a less favourable band",
     "far_worse_than_organization": "far worse than the organization",
+    "high_band_share": "many more in the least favourable band than the organization",
 }
+# Tags plotly draws in hover text: a line break, and markup that only styles.
+HOVER_LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+HOVER_MARKUP = re.compile(r"</?[a-z][^>]*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,47 @@ class Section:
     explanation: str
     spec: FigureSpec | None = None
     opens_team_pages: bool = False
+
+    def numbers(self) -> list[tuple[str, str]]:
+        """What the figure shows on hover, point by point, as (what, numbers) text: the figure's
+        data table, for readers who cannot hover (print, tablets, screen readers)."""
+        return hover_rows(self.spec) if self.spec is not None else []
+
+
+def hover_rows(spec: FigureSpec) -> list[tuple[str, str]]:
+    """Every distinct hover text of a figure's traces, in trace order, as its first line and the
+    rest joined: the builders put each point's hover text in its customdata (a heatmap cell's as
+    the first item of [hover, page])."""
+    rows: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for trace in spec["data"]:
+        for hover in _hover_texts(trace):
+            if hover in seen:
+                continue
+            seen.add(hover)
+            lines = [
+                html.unescape(HOVER_MARKUP.sub("", line)).strip()
+                for line in HOVER_LINE_BREAK.split(hover)
+            ]
+            lines = [line for line in lines if line]
+            if lines:
+                rows.append((lines[0], " · ".join(lines[1:])))
+    return rows
+
+
+def _hover_texts(trace: dict[str, object]) -> list[str]:
+    data = trace.get("customdata") or []
+    if trace.get("type") == "heatmap":
+        return [cell[0] for row in data for cell in row if cell and cell[0]]
+    found: list[str] = []
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, list | tuple):
+            pending.extend(reversed(item))
+    return found
 
 
 @dataclass(frozen=True)
@@ -100,6 +159,7 @@ def write_dashboards(
     linked_pages: Sequence[PageLink] = (),
     workers: int | None = None,
     reuse_from: Path | None = None,
+    strategies: Sequence[Strategy] | None = None,
 ) -> list[Path]:
     """Write index.html, leadership.html, teams/<team>.html for every team with a shown score in
     the latest wave, and the shared plotly.min.js into `out_dir`. `linked_pages` are other pages
@@ -107,25 +167,36 @@ def write_dashboards(
     pages, `workers` processes write them (default: one per usable CPU core): this one and
     helpers. A team page in the dashboards folder `reuse_from` (the published one) that was made
     from the very same team tables, settings and code is linked rather than written again: it
-    still says which run built it.
+    still says which run built it. `strategies` are the organizational responses offered where
+    they match (default: the project's `strategies/` folder).
 
     Returns the paths written: index, leadership, the team pages (written or kept), then the
     plotly.js bundle.
     """
     team_pages = {team_id: team_page_path(team_id) for team_id in tables.reported_team_ids()}
+    strategies = load_strategies() if strategies is None else list(strategies)
+    priorities = where_to_act(tables, strategies, team_pages, WARNING_RULE_NAMES)
+    # Matched on the team's own warnings and exposures, before its page's tables drop the
+    # exposures: a team page is given only its own matches.
+    team_strategies = _team_strategies(tables, strategies, team_pages)
     environment = _environment()
     (out_dir / TEAMS_FOLDER).mkdir(parents=True, exist_ok=True)
     # Team pages show neither the exposure effects nor the service lines and units: left out, they
     # are neither sliced for every team nor sent to the helpers (the largest tables by far).
-    team_page_tables = dataclasses.replace(tables, exposure_effects=None, group_indicators=None)
-    page_digests = _team_page_digests(team_page_tables, team_pages, min_group_size)
+    # Nor what worked where: it compares groups of teams.
+    team_page_tables = dataclasses.replace(
+        tables, exposure_effects=None, group_indicators=None, strategy_effects=None
+    )
+    page_digests = _team_page_digests(team_page_tables, team_pages, min_group_size, team_strategies)
     teams = []  # the pages to write: those not kept from `reuse_from`
     for team_id, page in team_pages.items():
         if reuse_from is None or not _kept(
             reuse_from / page, out_dir / page, page_digests[team_id]
         ):
             teams.append((team_id, page))
-    writer = TeamPageWriter(out_dir, team_page_tables, run, min_group_size, page_digests)
+    writer = TeamPageWriter(
+        out_dir, team_page_tables, run, min_group_size, page_digests, team_strategies
+    )
     workers = workers or len(os.sched_getaffinity(0))
     helpers = workers - 1 if len(teams) >= PARALLEL_TEAM_PAGES_FROM else 0
     # Helpers start first, so that they are ready sooner; this process writes pages too.
@@ -137,7 +208,9 @@ def write_dashboards(
             ),
             _write(
                 out_dir / LEADERSHIP_PAGE,
-                _leadership_html(environment, tables, run, min_group_size, team_pages),
+                _leadership_html(
+                    environment, tables, run, min_group_size, team_pages, priorities, strategies
+                ),
             ),
         ]
         while (team := claims.claim()) is not None:
@@ -158,6 +231,7 @@ class TeamPageWriter:
     run: RunFacts
     min_group_size: int
     page_digests: dict[str, str]
+    team_strategies: dict[str, list[Strategy]]
 
     def __post_init__(self) -> None:
         self.environment = _environment()
@@ -180,6 +254,7 @@ class TeamPageWriter:
             self.run,
             self.min_group_size,
             self.page_digests[team_id],
+            self.team_strategies.get(team_id, []),
         )
         return _write(self.out_dir / page, team_html)
 
@@ -192,18 +267,29 @@ def _write(path: Path, content: str) -> Path:
 
 
 def _team_page_digests(
-    tables: PublishedTables, team_pages: dict[str, str], min_group_size: int
+    tables: PublishedTables,
+    team_pages: dict[str, str],
+    min_group_size: int,
+    team_strategies: dict[str, list[Strategy]],
 ) -> dict[str, str]:
     """What each team page is made from, as a digest: its team tables, its path, the minimum
-    group size, and the code and packages that render it. The run that builds it shows only in
-    the footer, and is left out."""
+    group size, the strategies it offers, and the code and packages that render it. The run that
+    builds it shows only in the footer, and is left out."""
     return {
         team_id: hashlib.sha256(
             f"{_renderer_digest()}:{min_group_size}:{team_id}:{team_pages[team_id]}:"
-            f"{tables_digest}".encode()
+            f"{tables_digest}:{strategies_digest(team_strategies.get(team_id, []))}".encode()
         ).hexdigest()
         for team_id, tables_digest in tables.team_digests(team_pages).items()
     }
+
+
+def _team_strategies(
+    tables: PublishedTables, strategies: Sequence[Strategy], team_pages: dict[str, str]
+) -> dict[str, list[Strategy]]:
+    """For each team with a page, the strategies that match its latest warnings and exposures."""
+    signals = team_signals(tables)
+    return {team_id: matching_strategies(strategies, signals[team_id]) for team_id in team_pages}
 
 
 @functools.cache
@@ -241,30 +327,14 @@ def leadership_sections(
     left out."""
     featured = _featured_indicator(tables)
     featured_mean = tables.mean_indicator(featured)
-    sections = [
-        Section(
-            "organization",
-            "Organization",
-            "The whole organization's average on each scale in the latest wave, its band, and the"
-            " change since the previous wave.",
-            figures.organization_headline(tables, min_group_size),
-        )
-    ]
-    if _has_rows(tables.early_warnings):
-        sections.append(
-            Section(
-                "warnings",
-                "Early warnings",
-                "Teams whose compassion-fatigue scores crossed a warning rule in the latest wave,"
-                " with the evidence. A warning is a prompt to talk with the team, not a verdict.",
-            )
-        )
+    sections: list[Section] = []
     sections += [
         Section(
             "teams",
             "Teams at a glance",
-            "Each team's average on each scale in the latest wave. Read across a row for a team's"
-            " profile, down a column to compare teams on one scale. Click a team to open its page.",
+            "Each team's average on each scale in the latest wave against the whole organization."
+            " Read across a row for a team's profile, down a column to compare teams on one"
+            " scale. Click a team to open its page.",
             figures.team_heatmap(tables, min_group_size, team_pages),
             opens_team_pages=bool(team_pages),
         ),
@@ -332,12 +402,27 @@ def leadership_sections(
     return sections
 
 
+def board_pack_sections(tables: PublishedTables, min_group_size: int) -> list[Section]:
+    """The charts of a board pack: the organization's scores as cards, then the leadership
+    page's charts."""
+    organization = Section(
+        "organization",
+        "Organization",
+        "The whole organization's average on each scale in the latest wave, its band, and the"
+        " change since the previous wave.",
+        figures.organization_headline(tables, min_group_size),
+    )
+    return [organization, *leadership_sections(tables, min_group_size)]
+
+
 def _leadership_html(
     environment: Environment,
     tables: PublishedTables,
     run: RunFacts,
     min_group_size: int,
     team_pages: dict[str, str],
+    priorities: list[TeamPriority],
+    strategies: Sequence[Strategy],
 ) -> str:
     sections = leadership_sections(tables, min_group_size, team_pages)
     wave = tables.latest_wave()
@@ -350,10 +435,14 @@ def _leadership_html(
         wave=wave,
         previous_wave=max(org_waves[org_waves < wave], default=None),
         sections=_rendered(sections, bundle=PLOTLY_BUNDLE),
+        priorities=priorities,
+        what_worked=what_worked(tables, strategies),
+        warned_teams=[row for row in priorities if row.warnings],
+        organization=organization_scores(tables, min_group_size),
         warnings=warnings,
         teams=_team_rows(tables, wave, min_group_size, team_pages),
         with_response_rates=tables.response_rates is not None,
-        method=_method(tables, warnings),
+        method=_method(tables, warnings, severity_rule=True),
     )
 
 
@@ -364,6 +453,7 @@ def _team_html(
     run: RunFacts,
     min_group_size: int,
     page_digest: str,
+    strategies: list[Strategy],
 ) -> str:
     name = tables.team_display_names()[team_id]
     sections = [
@@ -408,8 +498,17 @@ def _team_html(
         actions=_action_rows(tables),
         participation=_participation_rows(tables),
         warnings=warnings,
+        concerns=_team_concerns(tables, team_id),
+        strategies=strategies,
+        indicator_names=tables.indicator_names(),
         method=_method(tables, warnings),
     )
+
+
+def _team_concerns(tables: PublishedTables, team_id: str) -> list[str]:
+    """Every scale of concern for the team, most severe first, in plain words."""
+    rows = where_to_act(tables, [], {}, WARNING_RULE_NAMES, top_reasons=None)
+    return next((list(row.reasons) for row in rows if row.team_id == team_id), [])
 
 
 def _index_html(
@@ -491,7 +590,9 @@ def _has_organization_means(frame: pd.DataFrame | None, tables: PublishedTables)
     return bool(organization["indicator"].isin(means).any())
 
 
-def _method(tables: PublishedTables, warnings: list[dict[str, str]]) -> dict[str, object]:
+def _method(
+    tables: PublishedTables, warnings: list[dict[str, str]], *, severity_rule: bool = False
+) -> dict[str, object]:
     """What the method section says: credits, bands, and the thresholds behind the marks (the
     rules of the page's `warnings`)."""
     instruments = _credited_instruments(tables)
@@ -501,6 +602,7 @@ def _method(tables: PublishedTables, warnings: list[dict[str, str]]) -> dict[str
         "scales": _scale_rows(tables),
         "warning_rules": sorted({row["rule"] for row in warnings}),
         "with_reliability": tables.instrument_reliability is not None,
+        "severity_rule": severity_rule,
     }
 
 
@@ -616,7 +718,6 @@ def _action_rows(tables: PublishedTables) -> list[dict[str, str]]:
             changed = [
                 f"{scale_names.get(str(row['indicator']), str(row['indicator']))}"
                 f" {row['value_before']:.1f} to {row['value_after']:.1f}"
-                f" (p = {row['change_p_value']:.3f})"
                 for row in records(action)
                 if flag(row["change_significant"])
             ]

@@ -23,18 +23,44 @@ import plotly.io as pio
 
 from dashboards.model import MeanIndicator, PublishedTables, records, shown_rows
 
-# Band colours from magma, a viridis-family scale that stays ordered for colour-blind readers and
-# in greyscale print: pale for a scale's most favourable band, dark for its least favourable, so
-# "darker means look here" holds whichever end of a scale is the risky one.
-BAND_COLOURS = ("#fcfdbf", "#fc8961", "#8c2981")
-BAND_LEVEL_NAMES = ("Most favourable band", "Middle band", "Least favourable band")
+# One meaning per colour on every page: orange is worse (than the organization, or than before),
+# blue is better, grey is not shown or possibly chance, and bands are shades of purple (pale for
+# a scale's most favourable band, dark for its least favourable, whichever end of the scale is the
+# risky one), which stay ordered for colour-blind readers and in greyscale print.
+BAND_COLOURS = ("#efedf5", "#bcbddc", "#6a51a3")
 NOT_SHOWN_GREY = "#d9d9d9"
 # Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
 WORSE_COLOUR = "#D55E00"
 BETTER_COLOUR = "#0072B2"
 UNCLEAR_CHANGE_COLOUR = "#6b6b6b"
 ORGANIZATION_COLOUR = "#000000"
-TEAM_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999933")
+# Teams' lines: Okabe-Ito colours without the orange and blue that mean worse and better.
+TEAM_COLOURS = ("#009E73", "#CC79A7", "#56B4E9", "#999933", "#882255", "#44AA99", "#332288")
+# A team's difference from the organization in seven steps, much better to much worse, whichever
+# way the scale runs: blues, a near white for "as the organization", oranges. Each is light enough
+# for DIFFERENCE_TEXT to keep WCAG AA contrast (4.5:1) on it.
+DIFFERENCE_COLOURS = (
+    "#3d8fcc",
+    "#8cbce3",
+    "#c3dcee",
+    "#f7f7f7",
+    "#f6cfae",
+    "#f0a26a",
+    "#e06a1b",
+)
+DIFFERENCE_TEXT = "#1f1f1f"
+DIFFERENCE_LEVEL_NAMES = (
+    "much better",
+    "better",
+    "a little better",
+    "as the organization",
+    "a little worse",
+    "worse",
+    "much worse",
+)
+# Neutral marks for flags that are neither better nor worse (low participation, weak reliability).
+FLAGGED_GREY = "#4d4d4d"
+UNFLAGGED_GREY = "#b3b3b3"
 GUIDE_LINE = {"color": "#8a8a8a", "width": 1, "dash": "dot"}
 FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 ORGANIZATION = "Whole organization"
@@ -357,8 +383,9 @@ def reading_details(reading: Reading, formatter: Callable[[float], str] = score)
         details += f"<br>Change since {plotly_text(reading.previous_wave)}: " + signed_change(
             reading.change, formatter, reading.value
         )
-        if reading.change_p_value is not None:
-            details += f" (p = {reading.change_p_value:.3f})"
+        if reading.change_significant is not None:
+            # Plain words for leaders and managers; the p-value is in the analyst tables.
+            details += " (clear change)" if reading.change_significant else " (may be chance)"
     return details
 
 

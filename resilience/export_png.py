@@ -1,6 +1,6 @@
 """Static PNG copies of the leadership charts for board packs (`resilience export-png`).
 
-The figures are the leadership page's own (`dashboards.pages.leadership_sections`), built from
+The figures are the leadership page's own (`dashboards.pages.board_pack_sections`), built from
 the published analytics file only. kaleido draws them in a headless Chromium it finds through
 choreographer: the `BROWSER_PATH` environment variable, else a Chromium or Chrome on the PATH. It
 loads plotly.js from the installed plotly package and no MathJax, so nothing is fetched from the
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dashboards.model import read_published_tables
-from dashboards.pages import leadership_sections
+from dashboards.pages import board_pack_sections
 
 PNG_WIDTH = 1200
 # Twice the pixels of the page's layout: sharp when a board pack is printed.
@@ -30,7 +30,7 @@ def export_leadership_pngs(analytics_file: Path, out_dir: Path, min_group_size: 
     if not analytics_file.is_file():
         raise FileNotFoundError(f"no published analytics file at {analytics_file}: run first")
     tables = read_published_tables(analytics_file)
-    sections = [section for section in leadership_sections(tables, min_group_size) if section.spec]
+    sections = [section for section in board_pack_sections(tables, min_group_size) if section.spec]
     out_dir.mkdir(parents=True, exist_ok=True)
     renders = [
         {

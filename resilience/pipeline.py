@@ -65,6 +65,7 @@ from resilience.settings import (
 from resilience.site import ReadingRules, actions_off_roster, reading_rules
 from resilience.sqlfiles import SQL_DIR, published_model_names, read_sql, set_variables
 from resilience.status import ExportsNotReady, hold_run_lock, one_line
+from resilience.strategies import load_strategies
 from resilience.warehouse import (
     ModelsBuild,
     build_candidate,
@@ -84,7 +85,12 @@ from resilience.warehouse import (
 )
 
 # The code that turns marts into a release: a change here (an upgrade) rebuilds the release.
-RELEASE_SOURCES = (SQL_DIR, PROJECT_ROOT / "resilience", PROJECT_ROOT / "dashboards")
+RELEASE_SOURCES = (
+    SQL_DIR,
+    PROJECT_ROOT / "resilience",
+    PROJECT_ROOT / "dashboards",
+    PROJECT_ROOT / "strategies",
+)
 RELEASE_SOURCE_SUFFIXES = (".py", ".sql", ".j2", ".css", ".js", ".toml")
 
 
@@ -696,13 +702,16 @@ def transform(settings: Settings, registry: Registry) -> list[str]:
     When only new responses were added since, the incremental models add just those, the models
     incremental by wave rebuild only their waves, and the rest are rebuilt whole."""
     registry.require_indicators(settings.indicators.compassion_fatigue)
+    registry.require_indicators(settings.early_warnings.indicators)
     variables = {
         **settings.indicator_variables(),
         **settings.quality_variables(),
         "min_group_size": settings.privacy.min_group_size,
     }
     with _open_warehouse(settings) as con:
-        load_seeds(con, registry, settings.paths.actions, settings.paths.roster)
+        # A strategy the action log names must be one the dashboards know.
+        strategies = [strategy.id for strategy in load_strategies()]
+        load_seeds(con, registry, settings.paths.actions, settings.paths.roster, strategies)
         inputs = ModelsBuild(
             definitions_fingerprint(con, settings.paths.roster, variables),
             *raw_responses_digest(con),

@@ -14,7 +14,12 @@ indicators, trends and careless-responding checks have something true to find:
   incidents and fall with supervision; compassion satisfaction and resilience move the other way;
   intent to leave rises with burnout;
 * one team worsens and one improves steadily across waves (`SampleSummary.worsening_team`,
-  `improving_team`), by several ProQOL points between the first and the last wave;
+  `improving_team`), by several ProQOL points between the first and the last wave; the committed
+  action log says the improving team started a strategy before each later wave, so its
+  improvement is the planted effect of those strategies: `SampleSummary.planted_effects` gives it
+  in points of each scale, per pair of consecutive waves, worked out against the same team
+  answering the same draws without the improvement (so the exports themselves do not depend on
+  it);
 * items follow from the latent scores through ordinal thresholds plus noise, with reversed items
   answered in the reversed direction, and item intercepts solved so that population means land on
   `TARGET_SCALE_MEANS`.
@@ -26,6 +31,7 @@ on top of it, and counted separately in the summary.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -309,6 +315,8 @@ class SampleSummary:
     duplicated_response_ids: tuple[str, ...]
     straight_liner_response_ids: tuple[str, ...]
     fast_response_ids: tuple[str, ...]
+    # (wave before, wave after) -> indicator -> the improving team's planted change in its mean.
+    planted_effects: Mapping[tuple[str, str], Mapping[str, float]]
 
     def describe(self) -> str:
         """A few lines for a person: what was written where, and what was planted (the ids
@@ -365,8 +373,14 @@ def generate_sample(
     team_table = _make_teams(teams, rng["teams"])
     staffing = _staffing(team_table, responses, waves, rng["staffing"])
     counts = staffing.respondents
+    # The same draws again, for the improving team without its improvement: copies, so that the
+    # streams the exports come from are used exactly as before.
+    untreated_rng = {name: copy.deepcopy(rng[name]) for name in ("staff", "answers")}
     staff = _simulate_staff(team_table, counts, rng["staff"])
     codes = _answer_items(registry, columns, items, staff, rng["answers"])
+    planted = _planted_effects(
+        registry, columns, items, team_table, counts, staff, codes, untreated_rng, labels
+    )
     careless = _careless_responding(columns, items, codes, rng["careless"])
     comments = _comments(staff, careless, rng["comments"])
     extras = _extra_rows(columns, items, team_table, waves, rng["extras"])
@@ -409,6 +423,7 @@ def generate_sample(
         duplicated_response_ids=_decoded(rows.response_ids[duplicated]),
         straight_liner_response_ids=_decoded(genuine_ids[careless.straight_liner]),
         fast_response_ids=_decoded(genuine_ids[careless.fast]),
+        planted_effects=planted,
     )
     _write_ground_truth(summary)
     return summary
@@ -775,6 +790,71 @@ def _answer_items(
                 positions = option_count - 1 - positions
             codes[:, position_of[item_id]] = _codes_by_value(items[item_id])[positions]
     return codes
+
+
+def _planted_effects(
+    registry: Registry,
+    columns: tuple[ExportColumn, ...],
+    items: dict[str, Item],
+    team_table: pd.DataFrame,
+    counts: np.ndarray,
+    staff: pd.DataFrame,
+    codes: np.ndarray,
+    untreated_rng: dict[str, np.random.Generator],
+    labels: tuple[str, ...],
+) -> dict[tuple[str, str], dict[str, float]]:
+    """For each pair of consecutive waves, how much the improving team's mean on each scale
+    changed because of its planted improvement: its scores as answered minus its scores from the
+    same draws without the improvement, in the later wave less in the earlier one (the answers
+    as generated, before careless responding and partial responses)."""
+    untreated_table = team_table.assign(
+        trend=np.where(team_table["trend"] < 0, 0, team_table["trend"])
+    )
+    untreated_staff = _simulate_staff(untreated_table, counts, untreated_rng["staff"])
+    untreated_codes = _answer_items(
+        registry, columns, items, untreated_staff, untreated_rng["answers"]
+    )
+    team = int(np.flatnonzero(team_table["trend"].to_numpy() < 0)[0])
+    item_columns = [column.item_id for column in columns if column.item_id is not None]
+    effects: dict[tuple[str, str], dict[str, float]] = {}
+    gaps = []
+    for wave in range(len(labels)):
+        rows = ((staff["team"] == team) & (staff["wave"] == wave)).to_numpy()
+        gaps.append(
+            {
+                scale.indicator: float(
+                    _scale_scores(scale, items, item_columns, codes[rows]).mean()
+                    - _scale_scores(scale, items, item_columns, untreated_codes[rows]).mean()
+                )
+                for scale in registry.scales
+            }
+        )
+    for wave in range(1, len(labels)):
+        effects[(labels[wave - 1], labels[wave])] = {
+            indicator: round(gaps[wave][indicator] - gaps[wave - 1][indicator], 4)
+            for indicator in gaps[wave]
+        }
+    return effects
+
+
+def _scale_scores(
+    scale: Scale, items: dict[str, Item], item_columns: list[str], codes: np.ndarray
+) -> np.ndarray:
+    """Each row's score on `scale` from complete answer codes, as the scoring model scores it:
+    reversed items mirrored in their value range, a sum, a mean, or a mean rescaled to 0-100."""
+    values = []
+    for item_id in scale.item_ids:
+        item = items[item_id]
+        low, high = item.value_range
+        value_of = {option.code: option.value for option in item.options}
+        answered = np.vectorize(value_of.get)(codes[:, item_columns.index(item_id)])
+        if item_id in scale.reversed_item_ids:
+            answered = low + high - answered
+        if scale.method == "0-100":
+            answered = (answered - low) / (high - low) * 100
+        values.append(answered)
+    stacked = np.column_stack(values).astype(float)
+    return stacked.sum(axis=1) if scale.method == "sum" else stacked.mean(axis=1)
 
 
 def _target_position(scale: Scale, item: Item) -> float:
@@ -1222,5 +1302,10 @@ def _write_ground_truth(summary: SampleSummary) -> None:
         "duplicated_response_ids": list(summary.duplicated_response_ids),
         "straight_liner_response_ids": list(summary.straight_liner_response_ids),
         "fast_response_ids": list(summary.fast_response_ids),
+        "planted_effects": [
+            {"team": summary.improving_team, "wave_before": before, "wave_after": after}
+            | {"effects": effects}
+            for (before, after), effects in summary.planted_effects.items()
+        ],
     }
     summary.ground_truth.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")

@@ -103,7 +103,9 @@ class QualitySettings(BaseModel):
     reexports: ReexportPolicy = "newest"
 
 
-EarlyWarningRule = Literal["worsened", "crossed_band", "far_worse_than_organization"]
+EarlyWarningRule = Literal[
+    "worsened", "crossed_band", "far_worse_than_organization", "high_band_share"
+]
 
 
 class IndicatorSettings(BaseModel):
@@ -114,8 +116,16 @@ class IndicatorSettings(BaseModel):
 
 
 class EarlyWarningSettings(BaseModel):
-    rules: list[EarlyWarningRule] = ["worsened", "crossed_band", "far_worse_than_organization"]
+    # The mean indicators watched; empty: every scale.
+    indicators: list[str] = []
+    rules: list[EarlyWarningRule] = [
+        "worsened",
+        "crossed_band",
+        "far_worse_than_organization",
+        "high_band_share",
+    ]
     far_worse_than_organization_sd: float = Field(default=0.5, gt=0)
+    high_band_share_above: float = Field(default=0.25, gt=0, lt=1)
 
 
 class WarehouseSettings(BaseModel):
@@ -246,6 +256,8 @@ class Settings(BaseSettings):
             "low_response_rate": self.indicators.low_response_rate,
             "early_warning_rules": self.early_warnings.rules,
             "far_worse_than_organization_sd": self.early_warnings.far_worse_than_organization_sd,
+            "early_warning_indicators": self.early_warnings.indicators,
+            "high_band_share_above": self.early_warnings.high_band_share_above,
         }
 
     def quality_variables(self) -> dict[str, object]:

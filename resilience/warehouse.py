@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,8 @@ from resilience.status import one_line
 
 T_TABLE_MAX_DF = 1000
 ACTION_LOG_COLUMNS = ("team_id", "date", "action")
+# The id of the strategy (strategies/*.toml) an action carries out: optional, blank for none.
+ACTION_LOG_OPTIONAL_COLUMNS = ("strategy",)
 # Typed so that the seed table has its columns even when no item is an exposure.
 EXPOSURE_BAND_TYPES = {
     "item_id": "string",
@@ -101,20 +103,35 @@ def _replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFram
         con.unregister("seed_frame")
 
 
-def read_action_log(path: Path | None) -> pd.DataFrame:
+def read_action_log(
+    path: Path | None, known_strategies: Collection[str] | None = None
+) -> pd.DataFrame:
     """The leaders' action log as written (all text; the staging model casts it), or an empty log
-    when none is configured."""
+    when none is configured. When `known_strategies` is given, a strategy the log names must be
+    one of them (ids compare trimmed and in lower case, as the staging model reads them)."""
+    columns = (*ACTION_LOG_COLUMNS, *ACTION_LOG_OPTIONAL_COLUMNS)
     if path is None:
-        return pd.DataFrame({column: pd.Series(dtype="string") for column in ACTION_LOG_COLUMNS})
+        return pd.DataFrame({column: pd.Series(dtype="string") for column in columns})
     log = pd.read_csv(path, dtype="string", skipinitialspace=True)
     missing = [column for column in ACTION_LOG_COLUMNS if column not in log.columns]
     if missing:
         raise ValueError(f"{path}: the action log lacks the column(s) {', '.join(missing)}")
-    log = log[list(ACTION_LOG_COLUMNS)]
-    incomplete = log.index[log.isna().any(axis=1)]
+    for column in ACTION_LOG_OPTIONAL_COLUMNS:
+        if column not in log.columns:
+            log[column] = pd.Series(pd.NA, index=log.index, dtype="string")
+    log = log[list(columns)]
+    incomplete = log.index[log[list(ACTION_LOG_COLUMNS)].isna().any(axis=1)]
     if len(incomplete):
         # The header is line 1.
         raise ValueError(f"{path}: line {incomplete[0] + 2} lacks a team_id, date or action")
+    if known_strategies is not None:
+        named = log["strategy"].str.strip().str.lower()
+        unknown = log.index[named.notna() & (named != "") & ~named.isin(list(known_strategies))]
+        if len(unknown):
+            raise ValueError(
+                f"{path}: line {unknown[0] + 2}, column strategy: {log['strategy'][unknown[0]]!r}"
+                f" is no strategy of strategies/ (known: {', '.join(sorted(known_strategies))})"
+            )
     return log
 
 
@@ -123,6 +140,7 @@ def load_seeds(
     registry: Registry,
     action_log: Path | None = None,
     roster: Path | None = None,
+    known_strategies: Collection[str] | None = None,
 ) -> None:
     """The instrument definitions, the action log and the roster's moves table (none without a
     `roster`) as tables, and the t quantiles that DuckDB lacks."""
@@ -156,7 +174,7 @@ def load_seeds(
             EXPOSURE_BAND_TYPES
         ),
     )
-    _replace_table(con, "seed_actions", read_action_log(action_log))
+    _replace_table(con, "seed_actions", read_action_log(action_log, known_strategies))
     _replace_table(con, "seed_team_moves", read_team_moves(roster))
     if not _holds_t_table(con):
         # SciPy takes seconds to import: loaded once per warehouse, not on every run.

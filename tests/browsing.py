@@ -21,6 +21,9 @@ CHROMIUM_ARGS = [
 ]
 
 
+SCREENSHOT_WIDTH = 1400
+
+
 @dataclass
 class Visit:
     """An opened page and everything it did while loading."""
@@ -36,8 +39,9 @@ class PageVisitor:
     """Opens pages from disk, each in a fresh context, or several in turn in one tab; closes
     them all on exit."""
 
-    def __init__(self, browser: Browser) -> None:
+    def __init__(self, browser: Browser, viewport: tuple[int, int] = (1280, 900)) -> None:
         self.browser = browser
+        self.viewport = {"width": viewport[0], "height": viewport[1]}
         self.contexts: list[BrowserContext] = []
 
     def __enter__(self) -> PageVisitor:
@@ -66,7 +70,7 @@ class PageVisitor:
             yield visits[-1]
 
     def _new_tab(self) -> Page:
-        context = self.browser.new_context(viewport={"width": 1280, "height": 900})
+        context = self.browser.new_context(viewport=self.viewport)
         self.contexts.append(context)
         return context.new_page()
 
@@ -100,8 +104,9 @@ def _open(visit: Visit, path: Path) -> None:
 
 
 def save_screenshots(dashboards: Path, images: Path, team_id: str, height: int) -> list[Path]:
-    """The first `height` pixels of the leadership page and of one team's page, 1280 wide, as
-    drawn in headless Chromium from disk: the README's screenshots."""
+    """The first `height` pixels of the leadership page and of one team's page, 1400 wide (the
+    first screen a leader sees at 1400 x 900), as drawn in headless Chromium from disk: the
+    README's screenshots."""
     from playwright.sync_api import sync_playwright
 
     from dashboards.pages import LEADERSHIP_PAGE, team_page_path
@@ -112,14 +117,14 @@ def save_screenshots(dashboards: Path, images: Path, team_id: str, height: int) 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            with PageVisitor(browser) as visitor:
+            with PageVisitor(browser, viewport=(SCREENSHOT_WIDTH, height)) as visitor:
                 for image, page in shots.items():
                     visit = visitor.visit(dashboards / page)
                     path = images / image
                     visit.page.screenshot(
                         path=path,
                         full_page=True,
-                        clip={"x": 0, "y": 0, "width": 1280, "height": height},
+                        clip={"x": 0, "y": 0, "width": SCREENSHOT_WIDTH, "height": height},
                     )
                     written.append(path)
         finally:
@@ -137,7 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("dashboards", type=Path, help="a run's dashboards folder")
     parser.add_argument("images", type=Path, help="folder for leadership.png and team.png")
     parser.add_argument("--team", default="T002", help="the team whose page to show")
-    parser.add_argument("--height", type=int, default=2000, help="pixels from the top to keep")
+    parser.add_argument(
+        "--height", type=int, default=900, help="pixels from the top to keep (default: 900)"
+    )
     arguments = parser.parse_args(argv)
     for path in save_screenshots(
         arguments.dashboards, arguments.images, arguments.team, arguments.height

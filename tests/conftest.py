@@ -246,7 +246,8 @@ def use_min_group_size(con: duckdb.DuckDBPyConnection, size: int = 5) -> None:
 
 
 def make_project(directory: Path) -> Path:
-    """Copy the sample inputs into `directory` and write a config pointing at them."""
+    """Copy the sample inputs into `directory` and write a config pointing at them (the action
+    log included, as in the project's own configuration)."""
     inputs = directory / "inputs"
     shutil.copytree(SAMPLE_DIR, inputs)
     config = directory / "resilience.toml"
@@ -257,6 +258,7 @@ def make_project(directory: Path) -> Path:
         'mappings = "inputs/mappings"\n'
         'out = "build"\n'
         'state = "state"\n'
+        'actions = "inputs/actions.csv"\n'
         "[privacy]\n"
         "min_group_size = 5\n"
         'salt = "test-salt-not-secret"\n',

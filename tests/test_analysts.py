@@ -47,14 +47,8 @@ ROUNDED_COLUMNS = {
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    config = make_project(tmp_path_factory.mktemp("analysts"))
-    config.write_text(
-        config.read_text(encoding="utf-8").replace(
-            'state = "state"\n', 'state = "state"\nactions = "inputs/actions.csv"\n'
-        ),
-        encoding="utf-8",
-    )
-    return load_settings(config)
+    # make_project includes the sample's action log.
+    return load_settings(make_project(tmp_path_factory.mktemp("analysts")))
 
 
 @pytest.fixture(scope="module")
@@ -421,9 +415,9 @@ def check_high_burnout_by_service_line(
 
 def check_early_warnings(found: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> None:
     team = latest(tables["team_indicators"])
-    watched = {"proqol_bo", "proqol_sts", "cbi_client"}
+    # Every scale is watched by default.
     worsened = team[
-        team["indicator"].isin(watched)
+        (team["kind"] == "mean")
         & team["change_significant"].fillna(False).astype(bool)
         & (team["change"] * worse_way(tables, team["indicator"]) > 0)
     ]

@@ -21,6 +21,10 @@ from tests.test_dashboard_figures import (
 
 pytestmark = pytest.mark.browser
 
+# axe-core, installed from the npm registry by `make test` (npm ci in tests/axe).
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+NO_AXE = f"axe-core is not installed at {AXE}: make test runs npm ci in tests/axe"
+
 PAGES = [
     "index.html",
     "leadership.html",
@@ -70,7 +74,7 @@ def test_page_loads_only_local_files_without_errors_and_draws_every_figure(open_
 
 
 def test_leadership_and_team_pages_draw_their_figures(open_page):
-    assert open_page("leadership.html").page.locator(".js-plotly-plot").count() == 8
+    assert open_page("leadership.html").page.locator(".js-plotly-plot").count() == 7
     assert open_page("teams/east.html").page.locator(".js-plotly-plot").count() == 3
 
 
@@ -163,15 +167,39 @@ def test_index_links_to_the_leadership_page_and_each_team_page(open_page, site):
 @pytest.mark.e2e
 def test_every_page_of_a_run_on_the_sample_loads_offline(browser: Browser, sample_run: SampleRun):
     """Every page the nightly job writes from data/sample (team pages and any validation report
-    included) opens from disk with no request leaving the machine and draws every figure."""
+    included) opens from disk with no request leaving the machine, draws every figure, and
+    passes axe-core's WCAG 2.1 A and AA rules with no serious or critical violation."""
     dashboards = sample_run.settings.dashboards_dir
     pages = sorted(dashboards.rglob("*.html"))
+    assert AXE.is_file(), NO_AXE
+    axe = AXE.read_text(encoding="utf-8")
 
     assert len(list((dashboards / "teams").glob("*.html"))) >= 30
+    violations = {}
     with PageVisitor(browser) as visitor:
         for path, visit in zip(pages, visitor.visits_in_one_tab(pages), strict=True):
             assert_loaded_offline_and_drawn(visit, path, dashboards / "plotly.min.js")
             assert_links_go_somewhere(visit, path)
+            if found := serious_accessibility_violations(visit, axe):
+                violations[str(path.relative_to(dashboards))] = found
+    assert violations == {}
+
+
+def serious_accessibility_violations(visit: Visit, axe: str) -> list[str]:
+    """axe-core's serious and critical WCAG 2.1 A/AA violations on the page, rule and first
+    elements. Evaluated rather than added as a script tag, which the pages' content security
+    policy forbids. Plotly's drawing (SVG) is left out: each chart's data table, which is
+    checked, is its text alternative, and walking thousands of SVG nodes cost seconds a page."""
+    visit.page.evaluate(axe)
+    return visit.page.evaluate(
+        """async () => (await axe.run(
+                {exclude: [['.js-plotly-plot .main-svg']]},
+                {resultTypes: ['violations'],
+                 runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}}))
+            .violations.filter(rule => ['serious', 'critical'].includes(rule.impact))
+            .map(rule => rule.id + ': ' + rule.nodes.slice(0, 3)
+                .map(node => node.target.join(' ')).join(', '))"""
+    )
 
 
 def assert_links_go_somewhere(visit: Visit, path: Path) -> None:
@@ -189,3 +217,17 @@ def assert_links_go_somewhere(visit: Visit, path: Path) -> None:
                 target.startswith("file://")
                 and Path(unquote(target.removeprefix("file://"))).is_file()
             ), f"{path.name} links to {link}"
+
+
+def test_the_keyboard_reaches_where_to_act_first(open_page):
+    page = open_page("leadership.html").page
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+    page.keyboard.press("Enter")
+    focused = []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.getAttribute('href')"))
+    # Past the section links: the severity rule, then the first team to act on.
+    assert focused[:2] == ["#severity-rule", "teams/east.html"]

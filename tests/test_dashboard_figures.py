@@ -478,7 +478,7 @@ def built(spec: FigureSpec) -> go.Figure:
 def _cell(figure: go.Figure, team_label: str, column_label: str) -> dict[str, object]:
     heatmap = figure.data[0]
     row = list(heatmap.y[1]).index(team_label)
-    column = [_one_line(label) for label in heatmap.x].index(column_label)
+    column = [_column_name(label) for label in heatmap.x].index(column_label)
     return {
         "z": heatmap.z[row][column],
         "text": heatmap.text[row][column],
@@ -490,6 +490,18 @@ def _cell(figure: go.Figure, team_label: str, column_label: str) -> dict[str, ob
 def _one_line(label: str) -> str:
     """A label as one line: wrapped at spaces, and after hyphens."""
     return label.replace("-<br>", "-").replace("<br>", " ")
+
+
+def _column_name(heading: str) -> str:
+    """A heatmap column's scale as the other charts name it, from its short heading: the
+    scale's name, then its instrument's first word in small type."""
+    scale, instrument = re.fullmatch(r"(.*)<br><span[^>]*>(.*)</span>", heading).groups()
+    scale = _one_line(scale)
+    return next(
+        f"{name} ({INSTRUMENT_NAMES[instrument_id]})"
+        for _, instrument_id, _, name, *_ in MEANS
+        if name == scale and INSTRUMENT_NAMES[instrument_id].startswith(instrument)
+    )
 
 
 def _title(figure: go.Figure) -> str:
@@ -544,9 +556,11 @@ def test_heatmap_groups_teams_by_service_line_in_the_latest_wave(tables):
     assert len(figure.data) == 1
     heatmap = figure.data[0]
     assert isinstance(heatmap, go.Heatmap)
-    assert [_one_line(label) for label in heatmap.x] == [
+    assert [_column_name(label) for label in heatmap.x] == [
         f"{name} ({INSTRUMENT_NAMES[instrument]})" for _, instrument, _, name, *_ in MEANS
     ]
+    # Short headings: the scale, then its instrument in small type.
+    assert heatmap.x[1] == "Burnout<br><span style='font-size:10px'>ProQOL</span>"
     # Service lines alphabetically, teams alphabetically within them; "<" sorts before letters.
     assert [list(level) for level in heatmap.y] == [
         ["Harm reduction", "Harm reduction", "Housing", "Housing", "Outreach"],
@@ -564,23 +578,30 @@ def test_heatmap_groups_teams_by_service_line_in_the_latest_wave(tables):
 
 
 @pytest.mark.parametrize(
-    ("team", "column", "level", "text"),
+    ("team", "column", "step", "text"),
     [
-        # High STS is the least favourable band of a risk-when-high scale.
-        ("Mobile outreach East", "Secondary traumatic stress (ProQOL 5)", 2, "43.5<br>high"),
-        # Low resilience is the least favourable band of a risk-when-low scale ...
-        ("Mobile outreach East", "Resilience (BRS)", 2, "2.80<br>low"),
-        # ... and its high band the most favourable: colour follows risk, not the number.
-        ("Housing support", "Compassion satisfaction (ProQOL 5)", 0, "44.0<br>high"),
-        ("Housing support", "Resilience (BRS)", 0, "4.50<br>high"),
-        ("Drop-in centre", "Burnout (ProQOL 5)", 1, "26.0<br>moderate"),
-        ("Drop-in centre", "Burnout (single item) (Mini-Z burnout item)", 0, "2.20<br>none"),
+        # Steps 0 (much better) to 6 (much worse); a fifth of the span of a scale's bands or more
+        # takes an end step. STS 43.5 against 33.0: much worse (risk when high), its interval
+        # clear of the organization's value, and warned.
+        ("Mobile outreach East", "Secondary traumatic stress (ProQOL 5)", 6, "43.5 ● ⚠"),
+        # Low resilience is worse on a risk-when-low scale: 2.80 against 3.55.
+        ("Mobile outreach East", "Resilience (BRS)", 6, "2.80 ●"),
+        # High compassion satisfaction and resilience are better: colour follows risk.
+        ("Housing support", "Compassion satisfaction (ProQOL 5)", 0, "44.0 ●"),
+        ("Housing support", "Resilience (BRS)", 0, "4.50 ●"),
+        # As the organization (26.0 against 26.0): the middle step, nothing marked.
+        ("Drop-in centre", "Burnout (ProQOL 5)", 3, "26.0"),
+        # Work-related burnout 52.0 against 46.0: 6 points worse, 0.6 of a fifth of the 0-50
+        # span of its bands (3 + 1.8 steps); the interval reaches the organization's value.
+        ("Mobile outreach East", "Work-related burnout (CBI)", 5, "52.0"),
     ],
 )
-def test_heatmap_colours_cells_by_band_oriented_by_risk(tables, team, column, level, text):
+def test_heatmap_colours_cells_by_difference_from_the_organization(
+    tables, team, column, step, text
+):
     cell = _cell(built(team_heatmap(tables, MIN_GROUP_SIZE)), team, column)
 
-    assert cell["z"] == level
+    assert cell["z"] == step
     assert cell["text"] == text
 
 
@@ -593,7 +614,8 @@ def test_heatmap_hover_names_team_indicator_value_interval_and_n(tables):
 
     assert cell["hover"] == (
         "<b>Mobile outreach East</b><br>Secondary traumatic stress (ProQOL 5)<br>"
-        "Score 43.5 (high band)<br>95% interval 41.0–46.0<br>n = 12"
+        "Score 43.5 (high band)<br>95% interval 41.0–46.0<br>n = 12<br>"
+        "Organization 33.0: clearly different"
     )
 
 
@@ -615,7 +637,8 @@ def test_heatmap_hover_adds_the_shrunk_estimate_and_tested_change_where_publishe
     )
 
     assert cell["hover"].endswith(
-        "n = 12<br>Pulled toward the organization: 41.9<br>Change since 2025-03: +2.2 (p = 0.012)"
+        "clearly different<br>Pulled toward the organization: 41.9<br>"
+        "Change since 2025-03: +2.2 (clear change)"
     )
 
 
@@ -631,7 +654,7 @@ def test_suppressed_heatmap_cells_carry_no_number(tables):
     figure = built(team_heatmap(tables, MIN_GROUP_SIZE))
 
     for column_label in figure.data[0].x:
-        column = _one_line(column_label)
+        column = _column_name(column_label)
         cell = _cell(figure, "Night shelter", column)
         assert cell["z"] is None
         assert cell["text"] == "fewer<br>than 5"
@@ -643,11 +666,11 @@ def test_suppressed_heatmap_cells_carry_no_number(tables):
     assert f"n = {SUPPRESSED_N}" not in serialised
 
 
-def test_heatmap_title_names_the_team_with_most_unfavourable_scores(tables):
+def test_heatmap_title_names_the_team_clearly_worse_on_most_scales(tables):
     figure = built(team_heatmap(tables, MIN_GROUP_SIZE))
 
     assert _title(figure) == (
-        "Mobile outreach East has the most scores in the least favourable band (6 of 8)"
+        "Mobile outreach East is clearly worse than the organization on the most scales (7 of 8)"
     )
 
 
@@ -698,7 +721,9 @@ def test_many_teams_get_a_compact_heatmap(tables):
     # and a cell not shown still says so.
     assert (heatmap.xgap, heatmap.ygap) == (0, 0)
     extra = _cell(figure, "extra00", "Secondary traumatic stress (ProQOL 5)")
-    assert (extra["z"], extra["text"]) == (1, "")
+    # 30.0 against 33.0 on STS: better by 3 of a fifth of its bands' span (10-42), 1.4 steps
+    # below the middle, and clear of the organization's value.
+    assert (extra["z"], extra["text"]) == (2, "●")
     assert "Score 30.0 (moderate band)" in extra["hover"]
     assert _cell(figure, "Night shelter", "Resilience (BRS)")["text"] == "fewer than 5"
     assert "Hover over a cell for its score." in _subtitle(figure)
@@ -715,14 +740,13 @@ def test_group_heatmap_shows_each_cut_on_its_own_with_small_ones_marked(tables):
         ["Service line"] * 3,
         ["Harm reduction", "Housing", "Outreach"],
     ]
-    assert [_one_line(label) for label in heatmap.x] == ["Secondary traumatic stress (ProQOL 5)"]
-    assert [list(row) for row in heatmap.text] == [
-        ["34.0<br>moderate"],
-        ["24.5<br>moderate"],
-        ["fewer<br>than 5"],
-    ]
-    assert [list(row) for row in heatmap.z] == [[1], [1], [None]]
-    assert _title(figure) == "No group score is in its least favourable band in 2025-05"
+    assert [_column_name(label) for label in heatmap.x] == ["Secondary traumatic stress (ProQOL 5)"]
+    # Against the organization's 33.0: a little worse (unclear), clearly better, not shown.
+    assert [list(row) for row in heatmap.text] == [["34.0"], ["24.5 ●"], ["fewer<br>than 5"]]
+    assert [list(row) for row in heatmap.z] == [[3], [0], [None]]
+    assert _title(figure) == (
+        "No group is clearly worse than the organization on any scale in 2025-05"
+    )
 
 
 def test_group_heatmap_needs_the_table(tables):
@@ -902,11 +926,12 @@ def test_headline_lets_the_published_test_decide_a_change(tables):
     # The intervals of BRS touch, but the test finds the fall beyond chance: less favourable.
     brs = cards["Resilience (BRS)"]
     assert brs.delta.decreasing.color == "#D55E00"
-    assert _card_lines(brs)[-2:] == ["vs 2025-03: clear change", "p = 0.030"]
+    # Plain words: the p-value stays in the analyst tables.
+    assert _card_lines(brs)[-1] == "vs 2025-03: clear change"
     # STS's intervals do not overlap, but the test says it may be chance.
     sts = cards["Secondary traumatic stress (ProQOL 5)"]
     assert sts.delta.increasing.color == "#6b6b6b"
-    assert _card_lines(sts)[-2:] == ["vs 2025-03: may be chance", "p = 0.061"]
+    assert _card_lines(sts)[-1] == "vs 2025-03: may be chance"
 
 
 def test_headline_title_states_clear_changes(tables):
@@ -983,8 +1008,8 @@ def test_band_shares_show_the_organization_in_the_latest_two_waves(tables):
     assert figure.layout.barmode == "stack"
     assert list(figure.data[2].text) == ["high 12%", "high 18%"]
     # The least favourable band is the darkest.
-    assert list(figure.data[2].marker.color) == ["#8c2981", "#8c2981"]
-    assert list(figure.data[0].marker.color) == ["#fcfdbf", "#fcfdbf"]
+    assert list(figure.data[2].marker.color) == ["#6a51a3", "#6a51a3"]
+    assert list(figure.data[0].marker.color) == ["#efedf5", "#efedf5"]
     assert _title(figure) == (
         "18% of respondents were in the high band of Secondary traumatic stress (ProQOL 5) in"
         " 2025-05, against 12% in 2025-03"
@@ -1105,7 +1130,8 @@ def test_response_rates_list_teams_lowest_first_and_flag_low_participation(table
         "60% (12 of 20)",
         "80% (12 of 15)",
     ]
-    assert list(bars.marker.color) == ["#D55E00", "#D55E00", "#0072B2", "#0072B2"]
+    # Low participation is a flag, not "worse": dark grey, never the orange of worse.
+    assert list(bars.marker.color) == ["#4d4d4d", "#4d4d4d", "#b3b3b3", "#b3b3b3"]
     assert bars.customdata[0].endswith("<br>low participation")
     assert _title(figure) == (
         f"2 of 4 teams had low participation in 2025-05 (lowest: {ESCAPED_SCRIPT_TEAM}, 40%)"
@@ -1122,9 +1148,9 @@ def test_reliability_marks_the_flagged_scale_of_the_latest_wave(tables):
     latest = figure.data[-1]
     burnout = list(latest.y).index("Burnout (ProQOL 5)")
     assert latest.x[burnout] == LOW_BURNOUT_ALPHA
-    assert latest.marker.color[burnout] == "#D55E00"
-    assert latest.marker.color.count("#D55E00") == 1
-    assert figure.data[0].marker.color.count("#D55E00") == 0
+    assert latest.marker.color[burnout] == "#4d4d4d"
+    assert latest.marker.color.count("#4d4d4d") == 1
+    assert figure.data[0].marker.color.count("#4d4d4d") == 0
     assert _title(figure) == "Low internal consistency in 2025-05: Burnout (ProQOL 5) (alpha 0.55)"
 
 

@@ -70,8 +70,9 @@ def test_pages_and_one_shared_plotly_bundle_are_written(site):
     assert site["plotly.min.js"].stat().st_size > 1_000_000
     leadership = _html(site, "leadership.html")
     assert leadership.count('<script charset="utf-8" src="plotly.min.js"></script>') == 1
-    # One figure a section, but the early warnings, which are a table.
-    assert leadership.count('class="plotly-graph-div"') == 8
+    # One figure a section; where to act, the organization's scores and the early warnings are
+    # HTML.
+    assert leadership.count('class="plotly-graph-div"') == 7
 
 
 @pytest.mark.parametrize("page", TEAM_PAGES)
@@ -103,7 +104,7 @@ def test_every_figure_carries_the_dashboard_template(site, page):
 
     # Figures are written without plotly's validation, which is what used to add the template.
     template = json.loads(json.dumps(pio.templates["plotly_white"].to_plotly_json()))
-    assert len(layouts) == (8 if page == "leadership.html" else 3)
+    assert len(layouts) == (7 if page == "leadership.html" else 3)
     assert all(layout["template"] == template for layout in layouts)
 
 
@@ -153,8 +154,6 @@ def test_team_page_paths_of_similar_ids_differ():
 
 def test_leadership_sections_follow_the_published_tables(site):
     assert _section_ids(_html(site, "leadership.html")) == [
-        "organization",
-        "warnings",
         "teams",
         "groups",
         "trend",
@@ -167,10 +166,11 @@ def test_leadership_sections_follow_the_published_tables(site):
 
 def test_leadership_lists_the_latest_wave_early_warnings_with_their_evidence(site):
     leadership = _html(site, "leadership.html")
-    warnings = leadership[leadership.index('<table class="warnings">') :]
-    warnings = warnings[: warnings.index("</table>")]
+    warnings = leadership[leadership.index('<section id="warnings"') :]
+    warnings = warnings[: warnings.index("</section>")]
 
-    assert '<a href="teams/east.html">Mobile outreach East</a>' in warnings
+    # Grouped by team, the team named once above its warnings.
+    assert '<h3><a href="teams/east.html">Mobile outreach East</a>: 1 warning</h3>' in warnings
     assert "<td>Secondary traumatic stress (ProQOL 5)</td>" in warnings
     assert "<td>moved into a less favourable band</td>" in warnings
     assert "(43.5 in 2025-05)" in warnings
@@ -233,7 +233,7 @@ def test_pages_without_the_optional_tables_leave_their_sections_out(tmp_path):
     leadership = (tmp_path / "leadership.html").read_text(encoding="utf-8")
 
     assert [path.name for path in paths][-1] == "plotly.min.js"
-    assert _section_ids(leadership) == ["organization", "teams", "trend", "bands"]
+    assert _section_ids(leadership) == ["teams", "trend", "bands"]
     assert "Response rate" not in leadership
     assert "Early-warning rules" not in leadership
     team_page = (tmp_path / "teams" / "east.html").read_text(encoding="utf-8")
@@ -257,7 +257,7 @@ def test_team_page_shows_its_actions_participation_and_warnings(site):
     dropin = _html(site, "teams/dropin.html")
     assert (
         "Changed beyond chance between 2025-03 and 2025-05: Secondary traumatic stress"
-        " (ProQOL 5) 28.7 to 30.2 (p = 0.012)."
+        " (ProQOL 5) 28.7 to 30.2."
     ) in dropin
     assert '48% (12 of 25) <strong class="flag">low participation</strong>' in dropin
 

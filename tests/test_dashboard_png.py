@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboards.pages import leadership_sections
+from dashboards.pages import board_pack_sections
 from resilience.cli import EXIT_FAILED, EXIT_OK, main
 from resilience.export_png import PNG_SCALE, PNG_WIDTH
 from resilience.settings import load_settings
@@ -47,7 +47,7 @@ def test_export_png_writes_every_leadership_chart(tmp_path, capsys):
     exit_code = main(["export-png", "--config", str(config), "--out", str(out_dir)])
 
     assert exit_code == EXIT_OK, capsys.readouterr().err
-    sections = [section for section in leadership_sections(tables, MIN_GROUP_SIZE) if section.spec]
+    sections = [section for section in board_pack_sections(tables, MIN_GROUP_SIZE) if section.spec]
     written = sorted(out_dir.iterdir())
     assert [path.name for path in written] == [
         "01-organization.png",

@@ -32,13 +32,9 @@ MIN_GROUP_SIZE = 5
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     config = make_project(tmp_path_factory.mktemp("project"))
     # Every valid response is scored, so that an independent scoring of the exports sees the same
-    # responses; the action log is the sample's.
+    # responses (make_project includes the sample's action log).
     config.write_text(
-        config.read_text(encoding="utf-8").replace(
-            'state = "state"\n', 'state = "state"\nactions = "inputs/actions.csv"\n'
-        )
-        + "[quality]\nexclude = []\n",
-        encoding="utf-8",
+        config.read_text(encoding="utf-8") + "[quality]\nexclude = []\n", encoding="utf-8"
     )
     return load_settings(config)
 
@@ -192,8 +188,13 @@ def test_the_worsening_team_is_warned_about_and_the_improving_team_is_not(publis
     )
     worsened = worsening[worsening["rule"] == "worsened"]
     assert not worsened.empty
-    assert (worsened["change"] > 0).all() and (worsened["change_p_value"] < 0.05).all()
-    assert worsened["evidence"].str.contains(r"rose from \d+\.\d in .* \(change \+").all()
+    # Worse is up where higher is worse (burnout, stress) and down where it is better.
+    worse_way = worsened["direction"].map({"higher is worse": 1, "higher is better": -1})
+    assert (worsened["change"] * worse_way > 0).all()
+    assert (worsened["change_p_value"] < 0.05).all()
+    assert worsened["evidence"].str.contains(r"(?:rose|fell) from \d+\.\d+ in .* \(change ").all()
+    # Every scale is watched: the team's personal burnout (CBI) is among its warnings.
+    assert "cbi_personal" in set(worsening["indicator"])
     assert truth["improving_team"] not in set(warnings["team_id"])
 
 

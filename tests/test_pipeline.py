@@ -250,11 +250,15 @@ def test_a_new_release_keeps_the_team_pages_whose_data_did_not_change(
         return {page.name: page.stat().st_ino for page in settings.dashboards_dir.glob("teams/*")}
 
     before = team_pages(project_settings)
-    team_id = sorted(before)[0].removesuffix(".html")
-    # An action of one team changes that team's page (and the leadership page) alone.
+    # The last team: actions are numbered in order of team, so the sample's own keep their ids.
+    team_id = sorted(before)[-1].removesuffix(".html")
+    # An action of one team added to the log changes that team's page (and the leadership page)
+    # alone.
     log = tmp_path / "actions.csv"
     log.write_text(
-        f"team_id,date,action\n{team_id},2025-07-01,Supervision started\n", encoding="utf-8"
+        project_settings.paths.actions.read_text(encoding="utf-8")
+        + f"{team_id},2025-07-01,Supervision started,\n",
+        encoding="utf-8",
     )
     with_log = project_settings.model_copy(
         update={"paths": project_settings.paths.model_copy(update={"actions": log})}

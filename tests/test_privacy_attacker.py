@@ -222,14 +222,14 @@ def small_published_rows(analytics: Path, min_group_size: int) -> dict[str, int]
             "group by table_name"
         ).fetchall()
         for table, columns in tables:
-            for column in ("n", "respondents"):
+            for column in ("n", "respondents", "treated_respondents", "control_respondents"):
                 if column in columns:
                     [(small,)] = con.execute(
                         f"select count(*) from {table} where {column} < ?", [min_group_size]
                     ).fetchall()
                     counts[f"{table}.{column}"] = small
             if "suppressed" in columns:
-                numbers = [c for c in ("n", "value", "respondents", "response_rate", "alpha")]
+                numbers = ["n", "value", "respondents", "response_rate", "alpha", "effect"]
                 shown_numbers = " or ".join(f"{c} is not null" for c in numbers if c in columns)
                 [(leaky,)] = con.execute(
                     f"select count(*) from {table} where suppressed and ({shown_numbers})"
@@ -271,7 +271,12 @@ def numbers_in(node: object) -> Iterator[float]:
 def trace_numbers(trace: dict) -> Iterator[float]:
     """A trace's numbers as the reader gets them. An interval bar is drawn as distances from its
     point, so the bar's ends are what it reports; the other axis only places the point (waves at
-    0, 1, 2 plus a small offset per series)."""
+    0, 1, 2 plus a small offset per series). Action stars only mark where an action falls on a
+    team's line (between two waves, halfway up): their places report nothing, their hover text
+    does."""
+    if trace.get("marker", {}).get("symbol") == "star":
+        yield from numbers_in({key: value for key, value in trace.items() if key not in "xy"})
+        return
     for axis in ("x", "y"):
         bars = trace.get(f"error_{axis}")
         if bars is None:
@@ -377,10 +382,70 @@ def run_sample(
     return settings
 
 
+def strategy_effects_beyond_shown_cells(analytics: Path) -> list[tuple]:
+    """Rows of strategy_effects that published team means do not explain: each shown row's
+    changes must be the mean change of teams whose cells are shown in both waves (the treated
+    teams from the action log, the controls every other shown team that never started it), so
+    that no suppressed cell enters a published number."""
+    with duckdb.connect(str(analytics), read_only=True) as con:
+        return con.execute(
+            """
+            with started as (
+                select distinct strategy, team_id, wave_before, wave_after from actions
+                where strategy is not null and wave_after is not null
+            ),
+            changes as (
+                select
+                    effects.strategy, effects.wave_before, effects.wave_after, effects.indicator,
+                    later.value - earlier.value as change,
+                    exists (
+                        select 1 from started where started.strategy = effects.strategy
+                        and started.team_id = later.team_id
+                        and started.wave_before = effects.wave_before
+                    ) as treated,
+                    exists (
+                        select 1 from started where started.strategy = effects.strategy
+                        and started.team_id = later.team_id
+                        and started.wave_after <= effects.wave_after
+                    ) as ever_started
+                from strategy_effects as effects
+                inner join team_indicators as later
+                    on later.wave = effects.wave_after and later.indicator = effects.indicator
+                    and not later.suppressed
+                inner join team_indicators as earlier
+                    on earlier.wave = effects.wave_before and earlier.team_id = later.team_id
+                    and earlier.indicator = effects.indicator and not earlier.suppressed
+                where not effects.suppressed
+            ),
+            recomputed as (
+                select strategy, wave_before, wave_after, indicator,
+                    avg(change) filter (where treated) as treated_change,
+                    avg(change) filter (where not ever_started) as control_change,
+                    count(*) filter (where treated) as treated_teams,
+                    count(*) filter (where not ever_started) as control_teams
+                from changes group by all
+            )
+            select effects.* from strategy_effects as effects
+            left join recomputed using (strategy, wave_before, wave_after, indicator)
+            where
+                (effects.suppressed and (effects.effect is not null
+                    or effects.treated_change is not null))
+                or (not effects.suppressed and (
+                    recomputed.treated_teams is distinct from effects.treated_teams
+                    or recomputed.control_teams is distinct from effects.control_teams
+                    or abs(recomputed.treated_change - effects.treated_change) > 1e-9
+                    or abs(recomputed.control_change - effects.control_change) > 1e-9
+                    or abs(effects.effect - (effects.treated_change - effects.control_change))
+                        > 1e-9))
+            """
+        ).fetchall()
+
+
 def assert_nothing_recoverable(settings: Settings, min_group_size: int) -> Published:
     analytics = settings.analytics_path
     assert set(small_published_rows(analytics, min_group_size).values()) == {0}
     assert previous_values_of_hidden_cells(analytics) == []
+    assert strategy_effects_beyond_shown_cells(analytics) == []
     published = read_published(analytics, min_group_size)
     assert published.hidden and published.shown
     assert recoveries(published) == []

@@ -1,6 +1,7 @@
 -- Published. One row per action in the leaders' action log per mean indicator (key: action_id,
 -- indicator): what a team changed and when (team_id, action_date, action, as the leaders wrote
--- them, with the team's latest name, service line and parent unit as in teams), the last wave
+-- them, with the team's latest name, service line and parent unit as in teams; strategy: the id of
+-- the strategy it carries out, if the log names one), the last wave
 -- whose fieldwork began before the action (wave_before) and the first one after it (wave_after),
 -- and the team's indicator (with its label and direction) in both: value_before, value_after, and
 -- the change with its p-value and significance as in team_indicators, and rounded for reading.
@@ -57,6 +58,7 @@ final as (
         latest_teams.parent_unit,
         placed.action_date,
         placed.action,
+        placed.strategy,
         scales.indicator,
         definitions.label as indicator_label,
         definitions.direction,

@@ -6,7 +6,7 @@
 -- into it from either side). method is how the scale is scored ('sum' of the items, prorated as
 -- mean x item count; 'mean' of the answered items; '0-100': the mean with every item rescaled to
 -- 0-100), from at least min_answered of item_count items; score_min and score_max bound the
--- score. compassion_fatigue marks the indicators early warnings and exposure effects watch.
+-- score. compassion_fatigue marks the compassion-fatigue indicators, which exposure effects watch.
 with scales as (
     select * from seed_scale_definitions
 ),
