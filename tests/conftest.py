@@ -161,9 +161,12 @@ def cli_environment(prefect_api_url: str | None, **extra: str) -> dict[str, str]
     return {**environment_without_prefect(), "COLUMNS": "200", **api, **extra}
 
 
-def run_stages(settings: Settings, registry: Registry) -> pipeline.RunReport:
-    """Every stage of a run, as plain functions (no Prefect)."""
-    report = pipeline.new_run()
+def run_stages(
+    settings: Settings, registry: Registry, report: pipeline.RunReport | None = None
+) -> pipeline.RunReport:
+    """Every stage of a run, as plain functions (no Prefect), for `report` (that of
+    `pipeline.recorded_run`, to keep the run's record) or a new one."""
+    report = report or pipeline.new_run()
     for stage in (pipeline.ingest_exports, pipeline.validate):
         report = stage(settings, report, registry)
     report = pipeline.load(settings, report)

@@ -1,6 +1,8 @@
 """A full disk under the output folder (a small tmpfs, mounted by the test as root): the run fails
-with the first cause, "No space left on device (path)", readers keep the last release whole, and
-the next run after space is freed ends equal to a clean run on the same inputs."""
+with the first cause, "No space left on device (path)", and is recorded as failed with it (by the
+next run, from the run's journal, when the full volume cannot take the record); readers keep the
+last release whole, and the next run after space is freed ends equal to a clean run on the same
+inputs."""
 
 from __future__ import annotations
 
@@ -10,10 +12,13 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from resilience import pipeline
 from resilience.instruments import Registry
-from resilience.settings import load_settings
+from resilience.run_journal import journaled_failure
+from resilience.settings import Settings, load_settings
 from resilience.status import one_line, read_published
 from tests.conftest import run_stages
 from tests.worlds import copy_inputs, folder_digest, make_small_world, published_tables
@@ -41,6 +46,11 @@ def small_volume(tmp_path: Path) -> Iterator[Path]:
         yield volume
     finally:
         subprocess.run(["umount", "-l", str(volume)], check=False)
+
+
+def recorded_stages(settings: Settings, registry: Registry) -> None:
+    with pipeline.recorded_run(settings, registry) as report:
+        run_stages(settings, registry, report)
 
 
 def fill(volume: Path, leave_bytes: int) -> Path:
@@ -71,21 +81,28 @@ def test_a_full_disk_fails_with_its_first_cause_and_the_next_run_recovers(
     settings = load_settings(config)
     last = sorted(settings.paths.exports.iterdir())[-1]
     held_back = shutil.move(last, tmp_path / last.name)
-    run_stages(settings, registry)
+    recorded_stages(settings, registry)
     release = read_published(settings).release
     release_digest = folder_digest(settings.releases_dir / release)
 
     shutil.move(held_back, last)
     filler = fill(small_volume, leave_mb << 20)
     with pytest.raises(Exception) as failed:
-        run_stages(settings, registry)
+        recorded_stages(settings, registry)
     reason = one_line(failed.value)
     assert reason.startswith(f"No space left on device ({small_volume}"), reason
     assert read_published(settings).release == release
     assert folder_digest(settings.releases_dir / release) == release_digest
+    if leave_mb == 0:  # the warehouse could not take the record: the journal kept it
+        journaled = journaled_failure(settings.paths.out / pipeline.RUN_JOURNAL)
+        assert journaled is not None and journaled.message == reason
 
     filler.unlink()
-    run_stages(settings, registry)
+    recorded_stages(settings, registry)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        runs = con.execute("select outcome, message from runs order by started_at").fetchall()
+    assert [outcome for outcome, _ in runs] == ["succeeded", "failed", "succeeded"]
+    assert runs[1][1] == reason
     clean = copy_inputs(settings, tmp_path / "clean")
     run_stages(clean, registry)
     assert published_tables(settings) == published_tables(clean)
