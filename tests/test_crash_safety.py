@@ -224,23 +224,12 @@ def group_is_empty(pgid: int) -> bool | None:
     return None
 
 
-@pytest.mark.parametrize("trial", range(SIGNAL_TRIALS))
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_stops_the_run_within_seconds_and_nothing_is_published_after_it(
-    signum: signal.Signals,
-    trial: int,
-    baseline: Baseline,
-    uninterrupted_run: Uninterrupted,
-    tmp_path: Path,
-) -> None:
-    config, settings = copy_of(baseline, tmp_path / "project")
-    # Within the part of a run after its start (its imports take part of the whole run's time).
-    moment = random.Random(f"{signum.name}-{trial}").uniform(0, 0.7 * uninterrupted_run.seconds)
-    # Half the runs start Prefect's temporary server (the first SIGTERM run among them), half
-    # report to the session's server.
-    temporary_server = (trial + (signum == signal.SIGINT)) % 2 == 0
-    api_url = None if temporary_server else baseline.prefect_api_url
-    log = tmp_path / "run.log"
+def signalled_run(
+    config: Path, api_url: str | None, signum: signal.Signals, moment: float, log: Path
+) -> int | None:
+    """`resilience run` sent `signum` `moment` seconds after it started (installed its handler):
+    its exit code, once it has stopped within STOP_WITHIN_SECONDS with every process of its group;
+    None when it ended before the signal."""
     with log.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "resilience", "run", "--config", str(config)],
@@ -252,7 +241,8 @@ def test_a_signal_stops_the_run_within_seconds_and_nothing_is_published_after_it
         try:
             wait_until(lambda: handles(process.pid, signum), 60, "the run to start", 0.01)
             time.sleep(moment)
-            assert process.poll() is None, f"the run ended before the signal at {moment:.1f} s"
+            if process.poll() is not None:
+                return None
             process.send_signal(signum)
             signalled = time.monotonic()
             code = process.wait(timeout=STOP_WITHIN_SECONDS)
@@ -262,16 +252,49 @@ def test_a_signal_stops_the_run_within_seconds_and_nothing_is_published_after_it
                 "every process of the run's group to end",
                 0.05,
             )
+            return code
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
 
+
+@pytest.mark.parametrize("trial", range(SIGNAL_TRIALS))
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_run_within_seconds_and_nothing_is_published_after_it(
+    signum: signal.Signals,
+    trial: int,
+    baseline: Baseline,
+    uninterrupted_run: Uninterrupted,
+    tmp_path: Path,
+) -> None:
+    moment = random.Random(f"{signum.name}-{trial}").uniform(0, 0.7 * uninterrupted_run.seconds)
+    # Half the runs start Prefect's temporary server (the first SIGTERM run among them), half
+    # report to the session's server.
+    temporary_server = (trial + (signum == signal.SIGINT)) % 2 == 0
+    api_url = None if temporary_server else baseline.prefect_api_url
+    for attempt in range(3):
+        config, settings = copy_of(baseline, tmp_path / f"attempt-{attempt}")
+        log = tmp_path / f"attempt-{attempt}.log"
+        code = signalled_run(config, api_url, signum, moment, log)
+        if code is not None:
+            break
+        moment /= 2  # this run was quicker than the measured one: signal it earlier
+    else:
+        pytest.fail("three runs ended before their signal")
+
     where = f"{signum.name} at {moment:.1f} s (temporary server: {temporary_server})"
-    assert code == 128 + signum, f"{where}: exit {code}\n{log.read_text()}"
-    assert log.read_text().strip().splitlines()[-1] == (
-        f"resilience run: interrupted by {signum.name}: stopped, nothing published after it"
-    )
+    output = log.read_text()
     release = read_published(settings).release
+    if code == -signum:
+        # The signal came as the process exited, after the run had ended and handed the signal
+        # back to its default action: the process died of it (a shell reports 128 + n as well).
+        # Only a run that had published may end so.
+        assert "published release" in output and release != baseline.release, where
+    else:
+        assert code == 128 + signum, f"{where}: exit {code}\n{output}"
+        assert output.strip().splitlines()[-1] == (
+            f"resilience run: interrupted by {signum.name}: stopped, nothing published after it"
+        )
     if release == baseline.release:
         assert folder_digest(settings.releases_dir / release) == baseline.release_digest, where
     else:  # published before the signal: the new release is whole
