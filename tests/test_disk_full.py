@@ -21,10 +21,11 @@ from resilience.run_journal import journaled_failure
 from resilience.settings import Settings, load_settings
 from resilience.status import one_line, read_published
 from tests.conftest import run_stages
-from tests.worlds import copy_inputs, folder_digest, make_small_world, published_tables
+from tests.worlds import folder_digest, make_small_world, published_tables
 
 # Large enough for the small sample's warehouse, archive and two releases.
 VOLUME_SIZE = "96m"
+NEEDS_ROOT = "mounting a small tmpfs needs root"
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def small_volume(tmp_path: Path) -> Iterator[Path]:
     volume = tmp_path / "out"
     volume.mkdir()
     if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
+        pytest.skip(NEEDS_ROOT)
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={VOLUME_SIZE}", "tmpfs", str(volume)],
         capture_output=True,
@@ -46,6 +47,16 @@ def small_volume(tmp_path: Path) -> Iterator[Path]:
         yield volume
     finally:
         subprocess.run(["umount", "-l", str(volume)], check=False)
+
+
+@pytest.fixture(scope="module")
+def clean_tables(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> dict:
+    """What a clean run on the small sample, every wave delivered, publishes."""
+    if os.geteuid() != 0:
+        pytest.skip(NEEDS_ROOT)
+    settings = make_small_world(tmp_path_factory.mktemp("clean"))
+    run_stages(settings, registry)
+    return published_tables(settings)
 
 
 def recorded_stages(settings: Settings, registry: Registry) -> None:
@@ -69,7 +80,11 @@ def fill(volume: Path, leave_bytes: int) -> Path:
 
 @pytest.mark.parametrize("leave_mb", [0, 3], ids=["full", "nearly-full"])
 def test_a_full_disk_fails_with_its_first_cause_and_the_next_run_recovers(
-    leave_mb: int, tmp_path: Path, small_volume: Path, registry: Registry
+    leave_mb: int,
+    tmp_path: Path,
+    small_volume: Path,
+    registry: Registry,
+    clean_tables: dict[str, list[tuple]],
 ) -> None:
     project = tmp_path / "site"
     make_small_world(project)
@@ -103,6 +118,4 @@ def test_a_full_disk_fails_with_its_first_cause_and_the_next_run_recovers(
         runs = con.execute("select outcome, message from runs order by started_at").fetchall()
     assert [outcome for outcome, _ in runs] == ["succeeded", "failed", "succeeded"]
     assert runs[1][1] == reason
-    clean = copy_inputs(settings, tmp_path / "clean")
-    run_stages(clean, registry)
-    assert published_tables(settings) == published_tables(clean)
+    assert published_tables(settings) == clean_tables
