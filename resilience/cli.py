@@ -515,7 +515,7 @@ def _verify(arguments: argparse.Namespace) -> int:
 
 def _rotate_salt(arguments: argparse.Namespace) -> int:
     from resilience.instruments import load_registry
-    from resilience.salt import rotate_salt
+    from resilience.salt_rotation import rotate_salt
 
     settings = load_settings(arguments.config)
     rotation = rotate_salt(settings, load_registry(), arguments.new_salt_file)
@@ -756,6 +756,7 @@ def _run(arguments: argparse.Namespace) -> int:
 
 def _run_once(arguments: argparse.Namespace) -> int:
     from resilience.runtime import configure_prefect, prefect_api, startup_timeout_seconds
+    from resilience.salt import check_salt_before_run
 
     settings = load_settings(
         arguments.config,
@@ -765,6 +766,8 @@ def _run_once(arguments: argparse.Namespace) -> int:
         **_reading_paths(arguments),
     )
     require_run_inputs(settings)
+    # A salt the warehouse would refuse is refused here, in one line, before Prefect starts.
+    check_salt_before_run(settings)
     configure_prefect(settings)
     with prefect_api(settings) as temporary_server:
         # Imported while a temporary Prefect server boots in its own process.

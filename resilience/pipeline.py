@@ -10,6 +10,7 @@ readers see with a single atomic rename.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import tempfile
@@ -53,6 +54,7 @@ from resilience.quality_report import (
 )
 from resilience.roster_checks import check_roster
 from resilience.rules import ATTENTION_STATUSES, RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
+from resilience.run_journal import end_journal, journal_failure, journaled_failure, start_journal
 from resilience.runtime import crash_point, publishing
 from resilience.salt import bound_salt
 from resilience.settings import (
@@ -92,6 +94,8 @@ RELEASE_SOURCES = (
     PROJECT_ROOT / "strategies",
 )
 RELEASE_SOURCE_SUFFIXES = (".py", ".sql", ".j2", ".css", ".js", ".toml")
+# The journal of the run in progress, beside the warehouse (see resilience/run_journal.py).
+RUN_JOURNAL = "run-journal.json"
 
 
 def _open_warehouse(settings: Settings) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
@@ -189,18 +193,28 @@ def recorded_run(settings: Settings, registry: Registry) -> Iterator[RunReport]:
     """Hold the output folder for one run and keep its record in `runs`.
 
     Runs that a crash left 'running' become 'interrupted'. If a stage raises, the run is recorded
-    as failed with the one-line reason and the error goes on to the caller.
+    as failed with the one-line reason and the error goes on to the caller; when the warehouse
+    cannot take the record (a full volume), the run's journal keeps it for the next run.
     """
     report = new_run()
+    journal = settings.paths.out / RUN_JOURNAL
+    started_at = report.started_at.replace(tzinfo=None)
     with hold_run_lock(settings.run_lock_path, report.run_id):
         with _open_warehouse(settings) as con:
             ensure_schema(con, registry)
             # A run with another salt is refused before it is recorded (raises SaltMismatch).
             bound_salt(con, settings)
-            con.execute(
-                read_sql("runs/start_run.sql"),
-                {"run_id": report.run_id, "started_at": report.started_at.replace(tzinfo=None)},
-            )
+            if (failure := journaled_failure(journal)) is not None:
+                con.execute(read_sql("runs/record_journaled_failure.sql"), asdict(failure))
+            start_journal(journal, report.run_id, started_at)
+            try:
+                con.execute(
+                    read_sql("runs/start_run.sql"),
+                    {"run_id": report.run_id, "started_at": started_at},
+                )
+            except duckdb.Error as error:
+                _journal(journal, report, error)
+                raise
         try:
             yield report
         except BaseException as error:
@@ -210,9 +224,21 @@ def recorded_run(settings: Settings, registry: Registry) -> Iterator[RunReport]:
                         read_sql("runs/record_failure.sql"),
                         {**_run_counts(report), "message": one_line(error)},
                     )
+                end_journal(journal)
             except duckdb.Error as record_error:
                 error.add_note(f"the failure could not be recorded: {one_line(record_error)}")
+                _journal(journal, report, error)
             raise
+        end_journal(journal)
+
+
+def _journal(journal: Path, report: RunReport, error: BaseException) -> None:
+    """Keep the run's failure in its journal for the next run to record: the warehouse could not
+    take it (most likely the volume is full, and the journal needs no new space)."""
+    with contextlib.suppress(OSError):
+        journal_failure(
+            journal, report.run_id, report.started_at.replace(tzinfo=None), one_line(error)
+        )
 
 
 def roster_team_ids(con: duckdb.DuckDBPyConnection, roster_path: Path) -> list[str]:

@@ -10,6 +10,7 @@ its process dies, SIGKILL included, so a crash never leaves a stale lock behind.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -168,8 +169,10 @@ def hold_run_lock(
                 time.sleep(0.2)
         holder = LockHolder(run_id, os.getpid(), datetime.now(UTC).isoformat(timespec="seconds"))
         handle.truncate(0)
-        handle.write(json.dumps(asdict(holder)))
-        handle.flush()
+        # Unbuffered, and only a courtesy to `resilience status`: on a full volume the run goes
+        # on without its name in the lock, and fails where its work needs the space.
+        with contextlib.suppress(OSError):
+            os.pwrite(handle.fileno(), json.dumps(asdict(holder)).encode(), 0)
         try:
             yield
         finally:

@@ -164,7 +164,8 @@ def cli_environment(prefect_api_url: str | None, **extra: str) -> dict[str, str]
 def run_stages(
     settings: Settings, registry: Registry, report: pipeline.RunReport | None = None
 ) -> pipeline.RunReport:
-    """Every stage of a run, as plain functions (no Prefect)."""
+    """Every stage of a run, as plain functions (no Prefect), for `report` (that of
+    `pipeline.recorded_run`, to keep the run's record) or a new one."""
     report = report or pipeline.new_run()
     for stage in (pipeline.ingest_exports, pipeline.validate):
         report = stage(settings, report, registry)

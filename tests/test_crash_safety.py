@@ -237,10 +237,11 @@ def group_is_empty(pgid: int) -> bool | None:
 
 
 def signalled_run(
-    config: Path, log: Path, api_url: str | None, signum: signal.Signals, moment: float
+    config: Path, api_url: str | None, signum: signal.Signals, moment: float, log: Path
 ) -> int | None:
-    """`resilience run` sent `signum` `moment` seconds after it started: its exit code once every
-    process of its group has ended (within STOP_WITHIN_SECONDS), or None when it ended first."""
+    """`resilience run` sent `signum` `moment` seconds after it started (installed its handler):
+    its exit code, once it has stopped within STOP_WITHIN_SECONDS with every process of its group;
+    None when it ended before the signal."""
     with log.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "resilience", "run", "--config", str(config)],
@@ -278,30 +279,34 @@ def test_a_signal_stops_the_run_within_seconds_and_nothing_is_published_after_it
     uninterrupted_run: Uninterrupted,
     tmp_path: Path,
 ) -> None:
-    # Within the part of a run after its start (its imports take part of the whole run's time).
     moment = random.Random(f"{signum.name}-{trial}").uniform(0, 0.7 * uninterrupted_run.seconds)
     # Half the runs start Prefect's temporary server (the first SIGTERM run among them), half
     # report to the session's server.
     temporary_server = (trial + (signum == signal.SIGINT)) % 2 == 0
     api_url = None if temporary_server else baseline.prefect_api_url
-    # A run can be quicker than the uninterrupted one was (the machine less busy): one that ended
-    # before its signal is tried again on a fresh copy, signalled twice as early.
-    for attempt in range(4):
+    for attempt in range(3):
         config, settings = copy_of(baseline, tmp_path / f"attempt-{attempt}")
         log = tmp_path / f"attempt-{attempt}.log"
-        code = signalled_run(config, log, api_url, signum, moment)
+        code = signalled_run(config, api_url, signum, moment, log)
         if code is not None:
             break
-        moment /= 2
+        moment /= 2  # this run was quicker than the measured one: signal it earlier
     else:
-        pytest.fail(f"every run ended before its {signum.name}, the last at {moment * 2:.1f} s")
+        pytest.fail("three runs ended before their signal")
 
     where = f"{signum.name} at {moment:.1f} s (temporary server: {temporary_server})"
-    assert code == 128 + signum, f"{where}: exit {code}\n{log.read_text()}"
-    assert log.read_text().strip().splitlines()[-1] == (
-        f"resilience run: interrupted by {signum.name}: stopped, nothing published after it"
-    )
+    output = log.read_text()
     release = read_published(settings).release
+    if code == -signum:
+        # The signal came as the process exited, after the run had ended and handed the signal
+        # back to its default action: the process died of it (a shell reports 128 + n as well).
+        # Only a run that had published may end so.
+        assert "published release" in output and release != baseline.release, where
+    else:
+        assert code == 128 + signum, f"{where}: exit {code}\n{output}"
+        assert output.strip().splitlines()[-1] == (
+            f"resilience run: interrupted by {signum.name}: stopped, nothing published after it"
+        )
     if release == baseline.release:
         assert folder_digest(settings.releases_dir / release) == baseline.release_digest, where
     else:  # published before the signal: the new release is whole

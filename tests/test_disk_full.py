@@ -1,6 +1,8 @@
 """A full disk under the output folder (a small tmpfs, mounted by the test as root): the run fails
-with the first cause, "No space left on device (path)", readers keep the last release whole, and
-the next run after space is freed ends equal to a clean run on the same inputs."""
+with the first cause, "No space left on device (path)", and is recorded as failed with it (by the
+next run, from the run's journal, when the full volume cannot take the record); readers keep the
+last release whole, and the next run after space is freed ends equal to a clean run on the same
+inputs."""
 
 from __future__ import annotations
 
@@ -10,16 +12,20 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from resilience import pipeline
 from resilience.instruments import Registry
-from resilience.settings import load_settings
+from resilience.run_journal import journaled_failure
+from resilience.settings import Settings, load_settings
 from resilience.status import one_line, read_published
 from tests.conftest import run_stages
-from tests.worlds import copy_inputs, folder_digest, make_small_world, published_tables
+from tests.worlds import folder_digest, make_small_world, published_tables
 
 # Large enough for the small sample's warehouse, archive and two releases.
 VOLUME_SIZE = "96m"
+NEEDS_ROOT = "mounting a small tmpfs needs root"
 
 
 @pytest.fixture
@@ -29,7 +35,7 @@ def small_volume(tmp_path: Path) -> Iterator[Path]:
     volume = tmp_path / "out"
     volume.mkdir()
     if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
+        pytest.skip(NEEDS_ROOT)
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={VOLUME_SIZE}", "tmpfs", str(volume)],
         capture_output=True,
@@ -41,6 +47,21 @@ def small_volume(tmp_path: Path) -> Iterator[Path]:
         yield volume
     finally:
         subprocess.run(["umount", "-l", str(volume)], check=False)
+
+
+@pytest.fixture(scope="module")
+def clean_tables(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> dict:
+    """What a clean run on the small sample, every wave delivered, publishes."""
+    if os.geteuid() != 0:
+        pytest.skip(NEEDS_ROOT)
+    settings = make_small_world(tmp_path_factory.mktemp("clean"))
+    run_stages(settings, registry)
+    return published_tables(settings)
+
+
+def recorded_stages(settings: Settings, registry: Registry) -> None:
+    with pipeline.recorded_run(settings, registry) as report:
+        run_stages(settings, registry, report)
 
 
 def fill(volume: Path, leave_bytes: int) -> Path:
@@ -59,7 +80,11 @@ def fill(volume: Path, leave_bytes: int) -> Path:
 
 @pytest.mark.parametrize("leave_mb", [0, 3], ids=["full", "nearly-full"])
 def test_a_full_disk_fails_with_its_first_cause_and_the_next_run_recovers(
-    leave_mb: int, tmp_path: Path, small_volume: Path, registry: Registry
+    leave_mb: int,
+    tmp_path: Path,
+    small_volume: Path,
+    registry: Registry,
+    clean_tables: dict[str, list[tuple]],
 ) -> None:
     project = tmp_path / "site"
     make_small_world(project)
@@ -71,21 +96,26 @@ def test_a_full_disk_fails_with_its_first_cause_and_the_next_run_recovers(
     settings = load_settings(config)
     last = sorted(settings.paths.exports.iterdir())[-1]
     held_back = shutil.move(last, tmp_path / last.name)
-    run_stages(settings, registry)
+    recorded_stages(settings, registry)
     release = read_published(settings).release
     release_digest = folder_digest(settings.releases_dir / release)
 
     shutil.move(held_back, last)
     filler = fill(small_volume, leave_mb << 20)
     with pytest.raises(Exception) as failed:
-        run_stages(settings, registry)
+        recorded_stages(settings, registry)
     reason = one_line(failed.value)
     assert reason.startswith(f"No space left on device ({small_volume}"), reason
     assert read_published(settings).release == release
     assert folder_digest(settings.releases_dir / release) == release_digest
+    if leave_mb == 0:  # the warehouse could not take the record: the journal kept it
+        journaled = journaled_failure(settings.paths.out / pipeline.RUN_JOURNAL)
+        assert journaled is not None and journaled.message == reason
 
     filler.unlink()
-    run_stages(settings, registry)
-    clean = copy_inputs(settings, tmp_path / "clean")
-    run_stages(clean, registry)
-    assert published_tables(settings) == published_tables(clean)
+    recorded_stages(settings, registry)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        runs = con.execute("select outcome, message from runs order by started_at").fetchall()
+    assert [outcome for outcome, _ in runs] == ["succeeded", "failed", "succeeded"]
+    assert runs[1][1] == reason
+    assert published_tables(settings) == clean_tables

@@ -12,7 +12,8 @@ import pytest
 
 from resilience import cli, pipeline
 from resilience.instruments import Registry
-from resilience.salt import SaltMismatch, rotate_salt, salt_fingerprint
+from resilience.salt import SaltMismatch, check_salt_before_run, salt_fingerprint
+from resilience.salt_rotation import rotate_salt
 from resilience.settings import UsageError
 from resilience.status import read_published
 from tests.conftest import run_stages
@@ -29,7 +30,7 @@ def stored_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def test_a_lost_salt_refuses_the_run_in_one_line_and_publishes_nothing_new(
-    tmp_path: Path, registry: Registry
+    tmp_path: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = make_small_world(tmp_path, salt=None)
     run_stages(settings, registry)
@@ -46,6 +47,12 @@ def test_a_lost_salt_refuses_the_run_in_one_line_and_publishes_nothing_new(
         pytest.fail("a run with a lost salt started")
     with pytest.raises(SaltMismatch):
         run_stages(settings, registry)
+    with pytest.raises(SaltMismatch):  # what `resilience run` checks before starting Prefect
+        check_salt_before_run(settings)
+    config = str(settings.paths.exports.parent.parent / "resilience.toml")
+    assert cli.main(["run", "--config", config]) == cli.EXIT_USAGE
+    [refusal] = capsys.readouterr().err.splitlines()
+    assert refusal.startswith("resilience run: the salt that keyed the warehouse's responses is")
 
     reason = str(refused.value)
     assert "\n" not in reason
@@ -55,7 +62,6 @@ def test_a_lost_salt_refuses_the_run_in_one_line_and_publishes_nothing_new(
     assert runs_recorded(settings) == runs  # the refused run is not recorded
     assert read_published(settings).release == published
     assert published_tables(settings) == tables
-    assert cli.exit_code_for(refused.value) == cli.EXIT_USAGE
 
     settings.salt_file.write_text("another salt")  # a wrong backup
     with pytest.raises(SaltMismatch, match=r"not the one that keyed .* rotate-salt"):
