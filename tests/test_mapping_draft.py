@@ -19,6 +19,7 @@ from resilience.mapping_draft import draft_mapping, draft_toml, match_pattern
 from resilience.settings import PROJECT_ROOT, load_settings
 from resilience.site import read_team_keys
 from tests.conftest import REAL_EXPORTS, SAMPLE_DIR
+from tests.test_onboarding_tools import LIMESURVEY_RESPONSE_COLUMNS
 
 
 def test_the_samples_numbered_matrices_are_placed_by_their_grouping(registry: Registry) -> None:
@@ -111,20 +112,7 @@ def test_init_writes_a_site_whose_paths_stay_inside_it(
 def test_limesurvey_question_text_headings_are_recognised(
     tmp_path: Path, registry: Registry
 ) -> None:
-    header = [
-        "Response ID",
-        "Date submitted",
-        "Last page",
-        "Start language",
-        "Seed",
-        "Date started",
-        "Date last action",
-        "IP address",
-        "Referrer URL",
-        "Your team",
-        "Overall [Statement 1]",
-        "What helps? [Other]",
-    ]
+    header = [*LIMESURVEY_RESPONSE_COLUMNS, "Overall [Statement 1]", "What helps? [Other]"]
     row = ["7", "2026-01-14 10:15:33", "3", "en", "1234", "2026-01-14 10:01:00"]
     row += ["2026-01-14 10:15:33", "198.51.100.2", "https://example.org", "T1", "Agree", "Sam"]
     export = tmp_path / "results-survey1.csv"

@@ -331,19 +331,23 @@ def write_google_forms(path: Path, responses: list[Response], registry: Registry
     path.write_text(csv_text([header, *rows]), encoding="utf-8")
 
 
+# LimeSurvey's own columns before the questions, in its question-text heading layout.
+LIMESURVEY_RESPONSE_COLUMNS = (
+    "Response ID",
+    "Date submitted",
+    "Last page",
+    "Start language",
+    "Seed",
+    "Date started",
+    "Date last action",
+    "IP address",
+    "Referrer URL",
+    "Your team",
+)
+
+
 def write_limesurvey(path: Path, responses: list[Response], registry: Registry) -> None:
-    header = [
-        "Response ID",
-        "Date submitted",
-        "Last page",
-        "Start language",
-        "Seed",
-        "Date started",
-        "Date last action",
-        "IP address",
-        "Referrer URL",
-        "Your team",
-    ]
+    header = list(LIMESURVEY_RESPONSE_COLUMNS)
     for instrument in INSTRUMENTS:
         count = len(registry.instrument(instrument).items)
         header += [
