@@ -35,15 +35,18 @@ $(CHROMIUM):
 # The single sign-on tests run a real OpenID provider (the npm package oidc-provider) with Node.
 OIDC_PROVIDER := tests/oidc/node_modules/.installed
 
+# Without npm, stop at once saying what is missing rather than half-way through the tests.
+NPM_CI := (command -v npm >/dev/null || { echo "make test needs Node.js and npm (for example: apt-get install -y nodejs npm)" >&2; exit 1; }) && npm ci --no-audit --no-fund
+
 $(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json
-	cd tests/oidc && npm ci --no-audit --no-fund
+	cd tests/oidc && $(NPM_CI)
 	touch $@
 
 # axe-core for the accessibility test, from the npm registry at the version the lock file pins.
 AXE := tests/axe/node_modules/axe-core/axe.min.js
 
 $(AXE): tests/axe/package.json tests/axe/package-lock.json
-	cd tests/axe && npm ci --no-audit --no-fund
+	cd tests/axe && $(NPM_CI)
 	touch $@
 
 ## test: lint, then the whole test suite (browser and server tests included)
