@@ -46,6 +46,13 @@ def configure_prefect(settings: Settings) -> None:
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
 
 
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on at the moment of asking."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class PrefectServerUnavailable(RuntimeError):
     """The run's temporary Prefect server did not answer in time."""
 
@@ -61,9 +68,7 @@ class TemporaryPrefectServer:
     """
 
     def __init__(self, log_path: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_loopback_port()
         self.log_path = log_path
         with log_path.open("wb") as log:
             # In the run's own process group, so that whatever stops the group stops it too.

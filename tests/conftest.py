@@ -14,7 +14,6 @@ import os
 import pickle
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from playwright.sync_api import Browser, sync_playwright
 from resilience import pipeline
 from resilience.instruments import Registry, load_registry
 from resilience.runtime import configure_prefect
+from resilience.runtime import free_loopback_port as free_port
 from resilience.settings import PROJECT_ROOT, Settings, load_settings
 from resilience.sqlfiles import create_macros, quote_identifier, read_sql, set_variables
 from resilience.warehouse import ensure_schema, load_seeds
@@ -85,12 +85,6 @@ def session_lock(name: str) -> Iterator[Path]:
 
 def environment_without_prefect() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(condition, timeout: float, what: str, interval: float = 1.0):
