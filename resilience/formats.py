@@ -183,6 +183,10 @@ class ExportFormat:
     """The first column is the record id, whatever its name (REDCap)."""
     is_export: bool = True
     """False for codebooks that sit beside exports but hold no responses."""
+    download_stamp: str | None = None
+    """A regular expression for what the tool appends to the survey's name in the file name of
+    each download (its date and time, or the range of responses): two downloads of one survey
+    differ only there. A wave label or a date without a time of day is not a download stamp."""
 
     def metadata_role(self, name: str) -> Role | None:
         folded = collapse_whitespace(name).casefold()
@@ -199,6 +203,16 @@ class ExportFormat:
             re.search(self.free_text, cell) for cell in header_cells
         )
 
+
+# Qualtrics names a download after the survey, the day and the time: "Staff Survey_June 9,
+# 2026_14.22.csv" (the month in the account's language; some browsers write "+" for spaces).
+QUALTRICS_DOWNLOAD_STAMP = r"_[^\W\d_]+[ +]\d{1,2},[ +]\d{4}_\d{1,2}\.\d{2}"
+# REDCap: "StaffSurvey_DATA_2026-06-09_1422.csv", or "_DATA_LABELS_" for an export of labels.
+REDCAP_DOWNLOAD_STAMP = r"_DATA(_LABELS)?_\d{4}-\d{2}-\d{2}_\d{4}"
+# Microsoft Forms: the range of response numbers it holds, "Staff survey(1-120).xlsx".
+MICROSOFT_FORMS_DOWNLOAD_STAMP = r" ?\(\d+-\d+\)"
+# Browsers save a second download of the same name as "name (1).csv", whatever the tool.
+COPY_SUFFIX = r" \(\d{1,3}\)"
 
 # Every timestamp that carries a time of day is identifying; only a recorded date is kept.
 QUALTRICS_METADATA: dict[str, Role] = {
@@ -340,6 +354,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         metadata=QUALTRICS_METADATA,
         metadata_patterns=QUALTRICS_PATTERNS,
         free_text=QUALTRICS_FREE_TEXT,
+        download_stamp=QUALTRICS_DOWNLOAD_STAMP,
     ),
     ExportFormat(
         name="qualtrics_insights",
@@ -349,6 +364,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         metadata=QUALTRICS_METADATA,
         metadata_patterns=QUALTRICS_PATTERNS,
         free_text=QUALTRICS_FREE_TEXT,
+        download_stamp=QUALTRICS_DOWNLOAD_STAMP,
     ),
     ExportFormat(
         name="qualtrics_legacy",
@@ -362,6 +378,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         metadata_patterns=QUALTRICS_PATTERNS,
         free_text=QUALTRICS_FREE_TEXT,
         column_names=qualtrics_legacy_names,
+        download_stamp=QUALTRICS_DOWNLOAD_STAMP,
     ),
     ExportFormat(
         name="redcap_dictionary",
@@ -414,6 +431,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         signatures=(Signature(cells=("ID", "Start time", "Completion time")),),
         metadata=MICROSOFT_FORMS_METADATA,
         metadata_patterns=((r"(Points|Feedback) - .*", "dropped"),),
+        download_stamp=MICROSOFT_FORMS_DOWNLOAD_STAMP,
     ),
     ExportFormat(
         name="redcap_labels",
@@ -423,6 +441,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         metadata=REDCAP_METADATA,
         metadata_patterns=REDCAP_PATTERNS,
         record_id_first=True,
+        download_stamp=REDCAP_DOWNLOAD_STAMP,
     ),
     ExportFormat(
         name="redcap_raw",
@@ -434,6 +453,7 @@ FORMATS: tuple[ExportFormat, ...] = (
         metadata=REDCAP_METADATA,
         metadata_patterns=REDCAP_PATTERNS,
         record_id_first=True,
+        download_stamp=REDCAP_DOWNLOAD_STAMP,
     ),
     ExportFormat(
         name="google_forms",
@@ -455,6 +475,22 @@ FORMATS: tuple[ExportFormat, ...] = (
         metadata=PLAIN_METADATA,
     ),
 )
+
+
+FORMATS_BY_NAME = {export_format.name: export_format for export_format in FORMATS}
+
+
+def survey_name(file_name: str, format_name: str) -> str:
+    """The name of the survey an export of `format_name` called `file_name` is a download of:
+    its name without suffix, a browser's copy number or the tool's download stamp. Downloads of
+    one survey on different days share it; per-wave exports ("staff_survey_2026-01.csv") keep
+    their wave label, so they do not."""
+    name = Path(file_name).stem
+    name = re.sub(f"(?:{COPY_SUFFIX})$", "", name)
+    export_format = FORMATS_BY_NAME.get(format_name)
+    if export_format is not None and export_format.download_stamp:
+        name = re.sub(f"(?:{export_format.download_stamp})$", "", name, flags=re.IGNORECASE)
+    return name
 
 
 def identify_format(records: Sequence[Sequence[str]]) -> ExportFormat:

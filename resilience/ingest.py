@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from resilience.formats import (
     UnreadableExport,
     column_role,
     mapping_for,
+    survey_name,
 )
 from resilience.instruments import Item, Registry
 from resilience.readers import (
@@ -465,27 +467,79 @@ def stage_batch(
     return staged
 
 
-def list_dropped_responses(
-    con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_path: Path
-) -> int:
-    """Add to `batch_deletions` the stored responses that earlier loaded versions of this export
-    (the same file name and source, archived beside `archive_path`) held and it no longer does;
-    return how many."""
-    earlier = con.execute(
-        read_sql("runs/earlier_versions.sql"),
-        {"file_name": plan.path.name, "source": plan.source, "file_sha256": plan.sha256},
-    ).fetchall()
-    if not earlier:
-        return 0
-    [(listed,)] = con.execute(
-        render_sql(
-            "ingest/dropped_responses.sql.j2",
-            file_sha256=plan.sha256,
-            archive_path=str(archive_path),
-            earlier_archives=[str(archive_file(archive_path.parent, sha)) for (sha,) in earlier],
+@dataclass(frozen=True)
+class ExportVersion:
+    """An export as one version of its survey: loaded before, or staged in this batch."""
+
+    file_sha256: str
+    file_name: str
+    source: str
+    format: str
+    modified_ns: int | None
+    """None for files loaded before modification times were recorded: older than any since."""
+
+    @property
+    def survey(self) -> tuple[str, str]:
+        """Exports are versions of one survey when they have the same source and the same name
+        once the tool's download stamp is removed."""
+        return self.source, survey_name(self.file_name, self.format)
+
+    def is_older_than(self, other: ExportVersion) -> bool:
+        if other.modified_ns is None:
+            return False
+        return self.modified_ns is None or self.modified_ns < other.modified_ns
+
+
+def list_replaced_versions(
+    con: duckdb.DuckDBPyConnection, batch: Sequence[ExportVersion], archive_dir: Path
+) -> dict[str, list[str]]:
+    """For each export of the staged `batch`, the earlier versions of its survey (loaded before,
+    or in the batch, and older by modification time) that it replaces: those that share at least
+    one response with it, so that a filtered or per-team download replaces nothing. The responses
+    they held that it lacks are added to `batch_deletions`. Returns the replaced files' SHA-256 by
+    the replacing file's."""
+    loaded = [
+        ExportVersion(*row) for row in con.execute(read_sql("runs/loaded_versions.sql")).fetchall()
+    ]
+    versions = [*loaded, *batch]
+    replaced: dict[str, list[str]] = {}
+    for newer in batch:
+        earlier = [
+            version
+            for version in versions
+            if version.file_sha256 != newer.file_sha256
+            and version.survey == newer.survey
+            and version.is_older_than(newer)
+        ]
+        if not earlier:
+            continue
+        archive_path = str(archive_file(archive_dir, newer.file_sha256))
+        by_archive = {
+            str(archive_file(archive_dir, version.file_sha256)): version.file_sha256
+            for version in earlier
+        }
+        sharing = {
+            by_archive[path]
+            for (path,) in con.execute(
+                render_sql(
+                    "ingest/shared_versions.sql.j2",
+                    archive_path=archive_path,
+                    earlier_archives=list(by_archive),
+                )
+            ).fetchall()
+        }
+        if not sharing:
+            continue
+        replaced[newer.file_sha256] = [v.file_sha256 for v in earlier if v.file_sha256 in sharing]
+        con.execute(
+            render_sql(
+                "ingest/dropped_responses.sql.j2",
+                file_sha256=newer.file_sha256,
+                archive_path=archive_path,
+                earlier_archives=[path for path, sha in by_archive.items() if sha in sharing],
+            )
         )
-    ).fetchall()
-    return int(listed)
+    return replaced
 
 
 def count_statuses(
@@ -505,6 +559,7 @@ def count_statuses(
 
 __all__ = [
     "ExportPlan",
+    "ExportVersion",
     "PlannedColumn",
     "UnreadableExport",
     "UnreadableRows",
@@ -512,8 +567,8 @@ __all__ = [
     "archive_file",
     "count_statuses",
     "file_sha256",
-    "list_dropped_responses",
     "list_exports",
+    "list_replaced_versions",
     "plan_export",
     "stage_batch",
 ]

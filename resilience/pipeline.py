@@ -34,12 +34,13 @@ from resilience.audit import move_journal_into_warehouse
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings, mapping_for
 from resilience.ingest import (
     ExportPlan,
+    ExportVersion,
     archive_export,
     archive_file,
     count_statuses,
     file_sha256,
-    list_dropped_responses,
     list_exports,
+    list_replaced_versions,
     plan_export,
     stage_batch,
 )
@@ -133,11 +134,13 @@ class FileReport:
     # Of rows_loaded, the responses that the careless-responding rules exclude from scoring.
     rows_excluded: int = 0
     # Of rows_loaded, the responses that replace a stored version with other answers; and the
-    # stored responses removed because this newer export of the same name no longer holds them.
+    # responses removed because this newer export of their survey no longer holds them.
     rows_corrected: int = 0
     rows_deleted: int = 0
     # When the export was last modified: the newest export wins a response seen in two.
     modified_ns: int = 0
+    # The earlier versions of its survey (by SHA-256) that this export replaces.
+    replaces_sha256: list[str] = field(default_factory=list)
     archive_path: str | None = None
     archive_sha256: str | None = None
     column_plan: str = "[]"
@@ -387,6 +390,8 @@ def ingest_exports(
         finally:
             # After an error, the files still waiting to be archived are not started.
             archivers.shutdown(cancel_futures=True)
+        if newest_wins:
+            _list_replaced_versions(con, files, settings.archive_dir)
     files += [
         FileReport(path.name, "", status="waiting", reason=f"{path.name}: still being written")
         for path in growing
@@ -505,8 +510,7 @@ def _stage_file(
 ) -> FileReport:
     """Stage an archived export into `ingest_batch`; a file that could not be archived is
     reported as it is. When the newest export wins, stored responses are staged again where
-    their answers differ, and those that earlier versions of the export held and this one does
-    not are listed in `batch_deletions`."""
+    their answers differ."""
     if isinstance(read, FileReport):
         return read
     file_report = read.report
@@ -519,8 +523,6 @@ def _stage_file(
             compare_answers=newest_wins,
             rules=rules,
         )
-        if newest_wins:
-            list_dropped_responses(con, read.plan, read.archive_path)
     except (UnreadableExport, duckdb.Error) as error:
         return _quarantined(file_report, read.plan, error)
     file_report.rows_already_loaded = (
@@ -529,6 +531,24 @@ def _stage_file(
     file_report.archive_path = str(read.archive_path)
     file_report.archive_sha256 = file_sha256(read.archive_path)
     return file_report
+
+
+def _list_replaced_versions(
+    con: duckdb.DuckDBPyConnection, files: list[FileReport], archive_dir: Path
+) -> None:
+    """Record in each staged file's report the earlier versions of its survey it replaces, and
+    list the responses it removes in `batch_deletions` (the newest export wins)."""
+    staged = {f.file_sha256: f for f in files if f.status == "staged"}
+    replaced = list_replaced_versions(
+        con,
+        [
+            ExportVersion(f.file_sha256, f.file_name, f.source, f.format, f.modified_ns)
+            for f in staged.values()
+        ],
+        archive_dir,
+    )
+    for sha, earlier in replaced.items():
+        staged[sha].replaces_sha256 = earlier
 
 
 def _quarantined(file_report: FileReport, plan: ExportPlan, error: Exception) -> FileReport:

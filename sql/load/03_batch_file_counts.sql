@@ -1,6 +1,6 @@
 -- Per file of the current batch: rows loaded (corrected ones included), quarantined, repeated and
--- already in the warehouse; of the loaded, those that replace an earlier version; and the stored
--- responses the file removes (a newer export of the same name no longer holds them).
+-- already in the warehouse; of the loaded, those that replace an earlier version; and the
+-- responses the file removes (this newer export of their survey no longer holds them).
 create or replace temp table batch_file_counts as
 with outcomes as (
     select

@@ -24,6 +24,11 @@ final as (
         coalesce(outcomes.rows_repeated, 0) as rows_repeated,
         coalesce(outcomes.rows_corrected, 0) as rows_corrected,
         coalesce(outcomes.rows_deleted, 0) as rows_deleted,
+        batch_files.modified_ns,
+        -- A file held back replaces nothing.
+        if(
+            batch_files.status = 'staged', cast(batch_files.replaces_sha256 as varchar[]), []
+        ) as replaces_sha256,
         case when batch_files.status = 'staged' then 'loaded' else batch_files.status end as status,
         batch_files.reason,
         batch_files.archive_path,

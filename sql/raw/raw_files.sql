@@ -31,3 +31,8 @@ alter table raw_files add column if not exists archive_sha256 varchar;
 -- responses removed because this newer export of the same name no longer holds them.
 alter table raw_files add column if not exists rows_corrected bigint default 0;
 alter table raw_files add column if not exists rows_deleted bigint default 0;
+-- When the export was last modified (the newest export of a survey wins), and the earlier loaded
+-- versions of its survey that it replaced (their responses it lacks were removed). Warehouses
+-- from before them record neither: their files count as older than any export read since.
+alter table raw_files add column if not exists modified_ns bigint;
+alter table raw_files add column if not exists replaces_sha256 varchar[];
