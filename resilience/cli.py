@@ -916,6 +916,15 @@ def _print_status(status: Status) -> None:
             + ", ".join(status.removed_exports)
         )
         print(textwrap.fill(removed, width, subsequent_indent="  "))
+    if status.replacements:
+        print()
+        print("Replaced by the newest export of their survey (in the last run that replaced any):")
+        for replacement in status.replacements:
+            replaced = (
+                f"{replacement.file_name} replaces {', '.join(replacement.replaces)} "
+                f"({replacement.rows_deleted} response(s) it no longer holds removed)"
+            )
+            print(textwrap.fill(replaced, width, initial_indent="  ", subsequent_indent="    "))
     print()
     if status.needs_attention:
         print("Needs attention (not loaded; read again when what it is read with changes):")

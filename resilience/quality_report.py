@@ -83,10 +83,12 @@ class FileOutcome:
     cells: tuple[QuarantinedCell, ...]
     """The first CELLS_SHOWN_PER_FILE quarantined cells."""
     cells_total: int
-    # Of rows_loaded, those that replaced a stored version with other answers; and the stored
-    # responses removed because this newer export of the same name no longer holds them.
+    # Of rows_loaded, those that replaced a stored version with other answers; and the responses
+    # removed because this newer export of their survey no longer holds them.
     rows_corrected: int = 0
     rows_deleted: int = 0
+    replaces: tuple[str, ...] = ()
+    """The names of the earlier versions of its survey that this export replaced."""
     unanswered: tuple[UnansweredItem, ...] = ()
 
     @property
@@ -146,6 +148,7 @@ def read_validation_state(con: duckdb.DuckDBPyConnection) -> ValidationState:
     for values in outcomes.fetchall():
         row = dict(zip(names, values, strict=True))
         sha = row["file_sha256"]
+        row["replaces"] = tuple(row["replaces"])
         files.append(
             FileOutcome(
                 **row,

@@ -88,6 +88,16 @@ class FileNeedingAttention:
     fix: str
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """A newer export of a survey that replaced earlier versions of it (the newest export wins)."""
+
+    file_name: str
+    replaces: list[str]
+    rows_deleted: int
+    """The responses it removed: the earlier versions held them, it no longer does."""
+
+
 @dataclass
 class Status:
     running: LockHolder | None = None
@@ -98,6 +108,8 @@ class Status:
     published_unavailable: str | None = None
     # Loaded exports no longer in the exports folder (their responses stay in the warehouse).
     removed_exports: list[str] = field(default_factory=list)
+    # The exports that replaced earlier versions of their survey in the last run that replaced any.
+    replacements: list[Replacement] = field(default_factory=list)
 
     @property
     def last_run_failed(self) -> bool:
@@ -219,6 +231,14 @@ def read_files_needing_attention(warehouse_path: Path) -> list[FileNeedingAttent
     return [FileNeedingAttention(name, kind, why, attention_fix(why)) for name, kind, why in rows]
 
 
+def read_replacements(warehouse_path: Path) -> list[Replacement]:
+    """The exports that replaced earlier versions of their survey in the last run that replaced
+    any. Raises duckdb.Error as `read_runs` does."""
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        rows = con.execute(read_sql("runs/last_replacements.sql")).fetchall()
+    return [Replacement(name, list(earlier), int(deleted or 0)) for name, earlier, deleted in rows]
+
+
 def removed_exports(warehouse_path: Path, exports: Path) -> list[str]:
     """The names of loaded exports that are no longer anywhere below the `exports` folder; none
     when the folder cannot be read (a share not mounted is not a removal)."""
@@ -272,6 +292,7 @@ def read_status(settings: Settings, limit: int = 10) -> Status:
                 status.removed_exports = removed_exports(
                     settings.warehouse_path, settings.paths.exports
                 )
+                status.replacements = read_replacements(settings.warehouse_path)
             except duckdb.Error as error:
                 status.runs_unavailable = one_line(error)
     if not settings.analytics_path.exists():
@@ -291,6 +312,7 @@ __all__ = [
     "ExportsNotReady",
     "LockHolder",
     "PublishedRelease",
+    "Replacement",
     "RunInProgress",
     "RunRecord",
     "Status",
@@ -298,6 +320,7 @@ __all__ = [
     "hold_run_lock",
     "one_line",
     "read_published",
+    "read_replacements",
     "read_runs",
     "read_status",
     "removed_exports",

@@ -1,11 +1,15 @@
 """Survey tools export cumulatively: tonight's file repeats yesterday's responses, and the same file
-may arrive twice, re-saved or renamed. Each response is loaded exactly once."""
+may arrive twice, re-saved or renamed. Each response is loaded exactly once. A newer download of
+the same survey, under the name the tool stamps with its date and time, is its corrected
+re-export: the responses it no longer holds are removed, as a clean run on the final exports
+would leave them."""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,9 +18,11 @@ import duckdb
 import pytest
 
 from resilience import pipeline
-from resilience.formats import DROPPED_STATUSES
+from resilience.formats import DROPPED_STATUSES, survey_name
 from resilience.instruments import Registry
+from resilience.readers import detect_layout
 from resilience.settings import Settings, load_settings
+from resilience.status import read_status
 from tests.conftest import SAMPLE_DIR, make_project
 from tests.test_ingest_formats import csv_text, write_xlsx
 
@@ -50,12 +56,14 @@ def settings(tmp_path: Path) -> Settings:
     return loaded
 
 
-def deliver(settings: Settings, name: str, content: bytes) -> None:
-    """An export that arrived an hour ago: the pipeline waits for files still being written."""
+def deliver(settings: Settings, name: str, content: bytes, hours_ago: float = 1) -> Path:
+    """An export that arrived `hours_ago` (an hour by default): the pipeline waits for files
+    still being written, and the newest export of a survey wins."""
     export = settings.paths.exports / name
     export.write_bytes(content)
-    an_hour_ago = time.time() - 3600
-    os.utime(export, (an_hour_ago, an_hour_ago))
+    arrived = time.time() - 3600 * hours_ago
+    os.utime(export, (arrived, arrived))
+    return export
 
 
 def nightly_load(settings: Settings, registry: Registry) -> pipeline.RunReport:
@@ -148,3 +156,166 @@ def test_two_copies_of_one_export_in_the_same_run_are_read_once(
     assert statuses["staff_survey_b.csv"] == ("skipped", "same content as staff_survey_a.csv")
     expected = genuine_responses(ROWS[:YESTERDAY_ROWS])
     assert responses_in_warehouse(settings) == (expected, expected)
+
+
+# The names Qualtrics gives two downloads of the survey "staff_survey" a week apart; the second
+# was saved beside an earlier download of the same name, so the browser numbered it.
+FIRST_DOWNLOAD = "staff_survey_June 1, 2026_10.00.csv"
+WEEK_LATER_DOWNLOAD = "staff_survey_June 9, 2026_14.22 (1).csv"
+
+
+def warehouse_rows(settings: Settings) -> list[tuple]:
+    """Every stored response with its team, wave and answers, without what names the file, row
+    and run that loaded it."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(
+            "select * exclude (file_sha256, source_row, run_id) from raw_responses order by all"
+        ).fetchall()
+
+
+def clean_run(settings: Settings, registry: Registry, tmp_path: Path) -> Settings:
+    """A new project whose exports folder holds the final exports of `settings` (their
+    modification times kept), loaded in one run."""
+    clean = load_settings(make_project(tmp_path / "clean"))
+    for export in clean.paths.exports.iterdir():
+        export.unlink()
+    for export in settings.paths.exports.iterdir():
+        shutil.copy2(export, clean.paths.exports / export.name)
+    nightly_load(clean, registry)
+    return clean
+
+
+def loaded_file(report: pipeline.RunReport, name: str) -> pipeline.FileReport:
+    [file_report] = [f for f in report.files if f.file_name == name]
+    assert file_report.status == "loaded"
+    return file_report
+
+
+def without_rows(rows: Sequence[Sequence[str]], removed: set[str]) -> list[Sequence[str]]:
+    response_id = HEADER[0].index("ResponseId")
+    return [row for row in rows if row[response_id] not in removed]
+
+
+def genuine_ids(rows: Sequence[Sequence[str]]) -> list[str]:
+    status, response_id = HEADER[0].index("Status"), HEADER[0].index("ResponseId")
+    return sorted({row[response_id] for row in rows if row[status] not in DROPPED_STATUSES} - {""})
+
+
+def test_survey_names_leave_out_each_tools_download_stamp_and_nothing_else() -> None:
+    assert survey_name(WEEK_LATER_DOWNLOAD, "qualtrics_modern") == "staff_survey"
+    assert survey_name("Staff Survey_June 5, 2026_09.05.csv", "qualtrics_legacy") == "Staff Survey"
+    assert survey_name("StaffSurvey_DATA_2026-06-09_1422.csv", "redcap_raw") == "StaffSurvey"
+    assert survey_name("StaffSurvey_DATA_LABELS_2026-06-09_1422.csv", "redcap_labels") == (
+        "StaffSurvey"
+    )
+    assert survey_name("Staff survey(1-120).xlsx", "microsoft_forms") == "Staff survey"
+    assert survey_name("Staff survey (2).xlsx", "microsoft_forms") == "Staff survey"
+    # Wave labels and dates without a time of day are part of the survey's name.
+    for kept in ("staff_survey_2025-05.csv", "staff_survey_2026-01-31.csv", "pulse_2026.csv"):
+        assert survey_name(kept, "qualtrics_modern") == Path(kept).stem
+    assert survey_name("StaffSurvey_DATA_2026-06-09.csv", "redcap_raw") == (
+        "StaffSurvey_DATA_2026-06-09"
+    )
+    # One tool's stamp is not another's.
+    assert survey_name("staff_survey_June 9, 2026_14.22.csv", "redcap_raw") == (
+        "staff_survey_June 9, 2026_14.22"
+    )
+
+
+REAL_EXPORTS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real-exports"
+
+
+@pytest.mark.parametrize(
+    ("real_export", "download_name"),
+    [
+        ("qualtrics_modern_qualtRics_sample.csv", "Umfrage_March 3, 2021_10.25.csv"),
+        ("qualtrics_legacy_qualtRics_sample.csv", "Umfrage_March 3, 2021_10.25 (2).csv"),
+        ("qualtrics_insights_matrix.csv", "Matrix Questions_May 15, 2017_12.34.csv"),
+        ("redcap_raw_survey.csv", "SurveyProject_DATA_2019-05-15_1434.csv"),
+    ],
+)
+def test_a_real_export_under_its_tools_download_name_is_a_version_of_its_survey(
+    real_export: str, download_name: str, tmp_path: Path
+) -> None:
+    if not REAL_EXPORTS.is_dir():
+        pytest.skip(f"real exports not found at {REAL_EXPORTS}")
+    download = tmp_path / download_name
+    shutil.copy2(REAL_EXPORTS / real_export, download)
+    export_format = detect_layout(download).format
+    assert survey_name(download.name, export_format) == download_name.split("_")[0]
+
+
+def test_a_newer_download_of_the_same_survey_removes_the_responses_it_no_longer_holds(
+    settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    first_rows = ROWS[:YESTERDAY_ROWS]
+    removed = set(genuine_ids(first_rows)[3::25])
+    first = deliver(settings, FIRST_DOWNLOAD, csv_text(HEADER + first_rows).encode(), 200)
+    nightly_load(settings, registry)
+    # A week later: responses deleted at the source, new ones added.
+    later_rows = without_rows(ROWS, removed)
+    deliver(settings, WEEK_LATER_DOWNLOAD, csv_text(HEADER + later_rows).encode(), 2)
+    later = loaded_file(nightly_load(settings, registry), WEEK_LATER_DOWNLOAD)
+    assert later.rows_deleted == len(removed) == 8
+    assert later.replaces_sha256 == [pipeline.file_sha256(first)]
+    everyone = genuine_responses(later_rows)
+    assert responses_in_warehouse(settings) == (everyone, everyone)
+    [replacement] = read_status(settings).replacements
+    assert (replacement.file_name, replacement.replaces) == (WEEK_LATER_DOWNLOAD, [FIRST_DOWNLOAD])
+    assert replacement.rows_deleted == len(removed)
+
+    # A clean run reads both downloads at once, and the newer one wins there too.
+    clean = clean_run(settings, registry, tmp_path)
+    assert warehouse_rows(clean) == warehouse_rows(settings)
+    with duckdb.connect(str(clean.warehouse_path), read_only=True) as con:
+        assert con.execute(
+            "select file_name, len(replaces_sha256), rows_deleted from raw_files order by all"
+        ).fetchall() == [(FIRST_DOWNLOAD, 0, 0), (WEEK_LATER_DOWNLOAD, 1, len(removed))]
+
+
+def test_keep_first_keeps_the_responses_a_newer_download_no_longer_holds(
+    settings: Settings, registry: Registry
+) -> None:
+    keep_first = settings.model_copy(
+        update={"quality": settings.quality.model_copy(update={"reexports": "keep-first"})}
+    )
+    first_rows = ROWS[:YESTERDAY_ROWS]
+    removed = set(genuine_ids(first_rows)[3::25])
+    deliver(keep_first, FIRST_DOWNLOAD, csv_text(HEADER + first_rows).encode(), 200)
+    nightly_load(keep_first, registry)
+    deliver(
+        keep_first, WEEK_LATER_DOWNLOAD, csv_text(HEADER + without_rows(ROWS, removed)).encode(), 2
+    )
+    later = loaded_file(nightly_load(keep_first, registry), WEEK_LATER_DOWNLOAD)
+    assert (later.rows_deleted, later.replaces_sha256) == (0, [])
+    everyone = genuine_responses(ROWS)
+    assert responses_in_warehouse(keep_first) == (everyone, everyone)
+    assert read_status(keep_first).replacements == []
+
+
+def test_a_filtered_download_that_shares_no_response_replaces_nothing(
+    settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    # The second download holds only the responses recorded since the first: same survey name,
+    # no response in common, so it is not a complete export of the survey.
+    deliver(settings, FIRST_DOWNLOAD, csv_text(HEADER + ROWS[:YESTERDAY_ROWS]).encode(), 200)
+    nightly_load(settings, registry)
+    deliver(settings, WEEK_LATER_DOWNLOAD, csv_text(HEADER + ROWS[YESTERDAY_ROWS:]).encode(), 2)
+    later = loaded_file(nightly_load(settings, registry), WEEK_LATER_DOWNLOAD)
+    assert (later.rows_deleted, later.replaces_sha256) == (0, [])
+    everyone = genuine_responses(ROWS)
+    assert responses_in_warehouse(settings) == (everyone, everyone)
+    assert warehouse_rows(clean_run(settings, registry, tmp_path)) == warehouse_rows(settings)
+
+
+def test_the_samples_per_wave_exports_never_replace_one_another(
+    settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    waves = sorted((SAMPLE_DIR / "exports").glob("*.csv"))
+    for night, wave in enumerate(waves):
+        # One wave a night, each export newer than the ones before.
+        deliver(settings, wave.name, wave.read_bytes(), hours_ago=len(waves) - night)
+        wave_report = loaded_file(nightly_load(settings, registry), wave.name)
+        assert (wave_report.rows_deleted, wave_report.replaces_sha256) == (0, [])
+    assert read_status(settings).replacements == []
+    assert warehouse_rows(clean_run(settings, registry, tmp_path)) == warehouse_rows(settings)

@@ -77,6 +77,7 @@ def test_a_corrected_re_export_replaces_changed_answers_and_removes_dropped_resp
     assert published_tables(settings) == published_tables(clean)
     report_page = (settings.dashboards_dir / "validation.html").read_text(encoding="utf-8")
     assert "The newest export of a survey wins" in report_page
+    assert f"Replaces {EXPORT_NAME}." in report_page
 
     # keep-first: the version loaded first stays, the removed responses stay, and it says so.
     shutil.copy2(export, keep_first / "inputs" / "exports" / EXPORT_NAME)

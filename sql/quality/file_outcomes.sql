@@ -1,9 +1,26 @@
 -- One row per export file in the manifest (key: file_sha256): what validation and loading did with
 -- it the last time it was read, how many of its loaded responses the careless-responding rules
--- exclude now, how many of them replaced a stored version with other answers, and how many stored
--- responses it removed (a newer export of the same name that no longer holds them).
+-- exclude now, how many of them replaced a stored version with other answers, how many responses
+-- it removed (a newer export of their survey that no longer holds them), and the names of the
+-- earlier versions of its survey it replaced.
 with files as (
     select * from raw_files
+),
+
+replacements as (
+    select
+        file_sha256,
+        unnest(replaces_sha256) as replaced_sha256
+    from files
+),
+
+replaced_names as (
+    select
+        replacements.file_sha256,
+        list(replaced.file_name order by replaced.file_name) as replaces
+    from replacements
+    inner join files as replaced on replaced.file_sha256 = replacements.replaced_sha256
+    group by replacements.file_sha256
 ),
 
 responses as (
@@ -38,9 +55,11 @@ final as (
         files.rows_loaded,
         coalesce(excluded.rows_excluded, 0) as rows_excluded,
         coalesce(files.rows_corrected, 0) as rows_corrected,
-        coalesce(files.rows_deleted, 0) as rows_deleted
+        coalesce(files.rows_deleted, 0) as rows_deleted,
+        coalesce(replaced_names.replaces, cast([] as varchar[])) as replaces
     from files
     left join excluded on excluded.file_sha256 = files.file_sha256
+    left join replaced_names on replaced_names.file_sha256 = files.file_sha256
 )
 
 select * from final
