@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -490,56 +490,104 @@ class ExportVersion:
         return self.modified_ns is None or self.modified_ns < other.modified_ns
 
 
+@dataclass
+class SurveyVersions:
+    """What the newest-wins rule makes of a staged batch."""
+
+    replaced: dict[str, list[str]] = field(default_factory=dict)
+    """By an export's SHA-256, the SHA-256 of the earlier versions of its survey it replaces."""
+    superseded: dict[str, tuple[list[str], int]] = field(default_factory=dict)
+    """By an export's SHA-256, the names of the loaded newer versions of its survey that make it
+    add nothing, and the rows it had staged (taken out of the batch)."""
+
+
+def _sharing_versions(
+    con: duckdb.DuckDBPyConnection,
+    export: ExportVersion,
+    others: list[ExportVersion],
+    archive_dir: Path,
+) -> list[ExportVersion]:
+    """Of `others`, the versions that share at least one response with `export`."""
+    if not others:
+        return []
+    by_archive = {str(archive_file(archive_dir, other.file_sha256)): other for other in others}
+    sharing = {
+        path
+        for (path,) in con.execute(
+            render_sql(
+                "ingest/shared_versions.sql.j2",
+                archive_path=str(archive_file(archive_dir, export.file_sha256)),
+                other_archives=list(by_archive),
+            )
+        ).fetchall()
+    }
+    return [other for path, other in by_archive.items() if path in sharing]
+
+
 def list_replaced_versions(
     con: duckdb.DuckDBPyConnection, batch: Sequence[ExportVersion], archive_dir: Path
-) -> dict[str, list[str]]:
-    """For each export of the staged `batch`, the earlier versions of its survey (loaded before,
-    or in the batch, and older by modification time) that it replaces: those that share at least
-    one response with it, so that a filtered or per-team download replaces nothing. The responses
-    they held that it lacks are added to `batch_deletions`. Returns the replaced files' SHA-256 by
-    the replacing file's."""
+) -> SurveyVersions:
+    """Apply the newest-wins rule to the staged `batch`: two exports are versions of one survey
+    when they have the same survey (source and name without download stamp) and share at least
+    one response, so that a filtered or per-team download is no version of a complete one.
+
+    An export older (by modification time) than a loaded version of its survey adds nothing: its
+    rows leave `ingest_batch` (and its "not answered" counts `batch_unanswered`). Any other
+    export replaces the older versions of its survey, loaded before or in the batch: the
+    responses they held that it lacks are added to `batch_deletions`."""
     loaded = [
         ExportVersion(*row) for row in con.execute(read_sql("runs/loaded_versions.sql")).fetchall()
     ]
-    versions = [*loaded, *batch]
-    replaced: dict[str, list[str]] = {}
-    for newer in batch:
-        earlier = [
-            version
-            for version in versions
-            if version.file_sha256 != newer.file_sha256
-            and version.survey == newer.survey
-            and version.is_older_than(newer)
-        ]
+    found = SurveyVersions()
+    for export in batch:
+        newer = _sharing_versions(
+            con,
+            export,
+            [v for v in loaded if v.survey == export.survey and export.is_older_than(v)],
+            archive_dir,
+        )
+        if newer:
+            taken_out = con.execute(
+                "delete from ingest_batch where file_sha256 = $file_sha256 returning source_row",
+                {"file_sha256": export.file_sha256},
+            ).fetchall()
+            con.execute(
+                "delete from batch_unanswered where file_sha256 = $file_sha256",
+                {"file_sha256": export.file_sha256},
+            )
+            found.superseded[export.file_sha256] = (
+                [v.file_name for v in newer],
+                len(taken_out),
+            )
+    for export in batch:
+        if export.file_sha256 in found.superseded:
+            continue
+        earlier = _sharing_versions(
+            con,
+            export,
+            [
+                version
+                for version in [*loaded, *batch]
+                if version.file_sha256 != export.file_sha256
+                and version.survey == export.survey
+                and version.is_older_than(export)
+            ],
+            archive_dir,
+        )
         if not earlier:
             continue
-        archive_path = str(archive_file(archive_dir, newer.file_sha256))
-        by_archive = {
-            str(archive_file(archive_dir, version.file_sha256)): version.file_sha256
-            for version in earlier
-        }
-        sharing = {
-            by_archive[path]
-            for (path,) in con.execute(
-                render_sql(
-                    "ingest/shared_versions.sql.j2",
-                    archive_path=archive_path,
-                    earlier_archives=list(by_archive),
-                )
-            ).fetchall()
-        }
-        if not sharing:
-            continue
-        replaced[newer.file_sha256] = [v.file_sha256 for v in earlier if v.file_sha256 in sharing]
+        found.replaced[export.file_sha256] = [version.file_sha256 for version in earlier]
         con.execute(
             render_sql(
                 "ingest/dropped_responses.sql.j2",
-                file_sha256=newer.file_sha256,
-                archive_path=archive_path,
-                earlier_archives=[path for path, sha in by_archive.items() if sha in sharing],
+                file_sha256=export.file_sha256,
+                archive_path=str(archive_file(archive_dir, export.file_sha256)),
+                earlier_archives=[
+                    str(archive_file(archive_dir, version.file_sha256)) for version in earlier
+                ],
             )
         )
-    return replaced
+    return found
 
 
 def count_statuses(
@@ -561,6 +609,7 @@ __all__ = [
     "ExportPlan",
     "ExportVersion",
     "PlannedColumn",
+    "SurveyVersions",
     "UnreadableExport",
     "UnreadableRows",
     "archive_export",

@@ -536,10 +536,11 @@ def _stage_file(
 def _list_replaced_versions(
     con: duckdb.DuckDBPyConnection, files: list[FileReport], archive_dir: Path
 ) -> None:
-    """Record in each staged file's report the earlier versions of its survey it replaces, and
-    list the responses it removes in `batch_deletions` (the newest export wins)."""
+    """Apply the newest-wins rule to the staged files (see `list_replaced_versions`): record in
+    each file's report the earlier versions of its survey it replaces, or the loaded newer ones
+    that make it add nothing."""
     staged = {f.file_sha256: f for f in files if f.status == "staged"}
-    replaced = list_replaced_versions(
+    versions = list_replaced_versions(
         con,
         [
             ExportVersion(f.file_sha256, f.file_name, f.source, f.format, f.modified_ns)
@@ -547,8 +548,14 @@ def _list_replaced_versions(
         ],
         archive_dir,
     )
-    for sha, earlier in replaced.items():
+    for sha, earlier in versions.replaced.items():
         staged[sha].replaces_sha256 = earlier
+    for sha, (newer, taken_out) in versions.superseded.items():
+        staged[sha].rows_already_loaded += taken_out
+        staged[sha].reason = (
+            f"{staged[sha].file_name}: older than {', '.join(newer)}, a loaded export of the same "
+            "survey: that one's answers stand, and it adds nothing"
+        )
 
 
 def _quarantined(file_report: FileReport, plan: ExportPlan, error: Exception) -> FileReport:

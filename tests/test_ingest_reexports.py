@@ -245,18 +245,32 @@ def test_a_real_export_under_its_tools_download_name_is_a_version_of_its_survey(
     assert survey_name(download.name, export_format) == download_name.split("_")[0]
 
 
+def two_downloads() -> tuple[list[Sequence[str]], list[Sequence[str]], set[str]]:
+    """The rows of a first download, of one a week later (some responses deleted at the source,
+    some answers corrected, new responses added), and the ids of the deleted responses."""
+    first_rows = ROWS[:YESTERDAY_ROWS]
+    ids = genuine_ids(first_rows)
+    removed, changed = set(ids[3::25]), set(ids[5::25])
+    response_id, first_item = HEADER[0].index("ResponseId"), HEADER[0].index("Q1_1")
+    later_rows = [
+        [*row[:first_item], "1" if row[first_item] != "1" else "5", *row[first_item + 1 :]]
+        if row[response_id] in changed
+        else row
+        for row in without_rows(ROWS, removed)
+    ]
+    return first_rows, later_rows, removed
+
+
 def test_a_newer_download_of_the_same_survey_removes_the_responses_it_no_longer_holds(
     settings: Settings, registry: Registry, tmp_path: Path
 ) -> None:
-    first_rows = ROWS[:YESTERDAY_ROWS]
-    removed = set(genuine_ids(first_rows)[3::25])
+    first_rows, later_rows, removed = two_downloads()
     first = deliver(settings, FIRST_DOWNLOAD, csv_text(HEADER + first_rows).encode(), 200)
     nightly_load(settings, registry)
-    # A week later: responses deleted at the source, new ones added.
-    later_rows = without_rows(ROWS, removed)
     deliver(settings, WEEK_LATER_DOWNLOAD, csv_text(HEADER + later_rows).encode(), 2)
     later = loaded_file(nightly_load(settings, registry), WEEK_LATER_DOWNLOAD)
     assert later.rows_deleted == len(removed) == 8
+    assert later.rows_corrected > 0
     assert later.replaces_sha256 == [pipeline.file_sha256(first)]
     everyone = genuine_responses(later_rows)
     assert responses_in_warehouse(settings) == (everyone, everyone)
@@ -273,21 +287,35 @@ def test_a_newer_download_of_the_same_survey_removes_the_responses_it_no_longer_
         ).fetchall() == [(FIRST_DOWNLOAD, 0, 0), (WEEK_LATER_DOWNLOAD, 1, len(removed))]
 
 
+def test_an_older_download_that_arrives_after_a_newer_one_adds_nothing(
+    settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    first_rows, later_rows, _ = two_downloads()
+    deliver(settings, WEEK_LATER_DOWNLOAD, csv_text(HEADER + later_rows).encode(), 2)
+    nightly_load(settings, registry)
+    before = warehouse_rows(settings)
+    # Last week's download turns up in the folder a night later.
+    deliver(settings, FIRST_DOWNLOAD, csv_text(HEADER + first_rows).encode(), 200)
+    first = loaded_file(nightly_load(settings, registry), FIRST_DOWNLOAD)
+    assert (first.rows_loaded, first.rows_deleted, first.replaces_sha256) == (0, 0, [])
+    assert first.rows_already_loaded == first.rows_read - first.rows_dropped_status
+    assert f"older than {WEEK_LATER_DOWNLOAD}" in (first.reason or "")
+    assert warehouse_rows(settings) == before
+    assert warehouse_rows(clean_run(settings, registry, tmp_path)) == before
+
+
 def test_keep_first_keeps_the_responses_a_newer_download_no_longer_holds(
     settings: Settings, registry: Registry
 ) -> None:
     keep_first = settings.model_copy(
         update={"quality": settings.quality.model_copy(update={"reexports": "keep-first"})}
     )
-    first_rows = ROWS[:YESTERDAY_ROWS]
-    removed = set(genuine_ids(first_rows)[3::25])
+    first_rows, later_rows, _ = two_downloads()
     deliver(keep_first, FIRST_DOWNLOAD, csv_text(HEADER + first_rows).encode(), 200)
     nightly_load(keep_first, registry)
-    deliver(
-        keep_first, WEEK_LATER_DOWNLOAD, csv_text(HEADER + without_rows(ROWS, removed)).encode(), 2
-    )
+    deliver(keep_first, WEEK_LATER_DOWNLOAD, csv_text(HEADER + later_rows).encode(), 2)
     later = loaded_file(nightly_load(keep_first, registry), WEEK_LATER_DOWNLOAD)
-    assert (later.rows_deleted, later.replaces_sha256) == (0, [])
+    assert (later.rows_deleted, later.rows_corrected, later.replaces_sha256) == (0, 0, [])
     everyone = genuine_responses(ROWS)
     assert responses_in_warehouse(keep_first) == (everyone, everyone)
     assert read_status(keep_first).replacements == []
