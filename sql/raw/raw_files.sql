@@ -28,7 +28,7 @@ alter table raw_files add column if not exists inputs_fingerprint varchar;
 -- (warehouses from before it record none: their archives are checked for presence only).
 alter table raw_files add column if not exists archive_sha256 varchar;
 -- Of rows_loaded, the responses that replace an earlier version with other answers; and the stored
--- responses removed because this newer export of the same name no longer holds them.
+-- responses removed because this newer export of their survey no longer holds them.
 alter table raw_files add column if not exists rows_corrected bigint default 0;
 alter table raw_files add column if not exists rows_deleted bigint default 0;
 -- When the export was last modified (the newest export of a survey wins), and the earlier loaded
