@@ -533,8 +533,9 @@ def list_replaced_versions(
 
     An export older (by modification time) than a loaded version of its survey adds nothing: its
     rows leave `ingest_batch` (and its "not answered" counts `batch_unanswered`). Any other
-    export replaces the older versions of its survey, loaded before or in the batch: the
-    responses they held that it lacks are added to `batch_deletions`."""
+    export replaces the older versions of its survey, loaded before or in the batch, that no
+    version between them replaced: the responses they held that it lacks are added to
+    `batch_deletions`."""
     loaded = [
         ExportVersion(*row) for row in con.execute(read_sql("runs/loaded_versions.sql")).fetchall()
     ]
@@ -559,7 +560,10 @@ def list_replaced_versions(
                 [v.file_name for v in newer],
                 len(taken_out),
             )
-    for export in batch:
+    # Oldest first, so that each export replaces only the versions no export between them has
+    # replaced, as a version loaded on an earlier night is only replaced by the next.
+    replaced_already: set[str] = set()
+    for export in sorted(batch, key=lambda version: version.modified_ns or 0):
         if export.file_sha256 in found.superseded:
             continue
         earlier = _sharing_versions(
@@ -569,6 +573,7 @@ def list_replaced_versions(
                 version
                 for version in [*loaded, *batch]
                 if version.file_sha256 != export.file_sha256
+                and version.file_sha256 not in replaced_already
                 and version.survey == export.survey
                 and version.is_older_than(export)
             ],
@@ -577,6 +582,7 @@ def list_replaced_versions(
         if not earlier:
             continue
         found.replaced[export.file_sha256] = [version.file_sha256 for version in earlier]
+        replaced_already.update(found.replaced[export.file_sha256])
         con.execute(
             render_sql(
                 "ingest/dropped_responses.sql.j2",

@@ -162,6 +162,7 @@ def test_two_copies_of_one_export_in_the_same_run_are_read_once(
 # was saved beside an earlier download of the same name, so the browser numbered it.
 FIRST_DOWNLOAD = "staff_survey_June 1, 2026_10.00.csv"
 WEEK_LATER_DOWNLOAD = "staff_survey_June 9, 2026_14.22 (1).csv"
+THIRD_DOWNLOAD = "staff_survey_June 16, 2026_08.05.csv"
 
 
 def warehouse_rows(settings: Settings) -> list[tuple]:
@@ -267,7 +268,7 @@ def test_a_newer_download_of_the_same_survey_removes_the_responses_it_no_longer_
     first_rows, later_rows, removed = two_downloads()
     first = deliver(settings, FIRST_DOWNLOAD, csv_text(HEADER + first_rows).encode(), 200)
     nightly_load(settings, registry)
-    deliver(settings, WEEK_LATER_DOWNLOAD, csv_text(HEADER + later_rows).encode(), 2)
+    second = deliver(settings, WEEK_LATER_DOWNLOAD, csv_text(HEADER + later_rows).encode(), 30)
     later = loaded_file(nightly_load(settings, registry), WEEK_LATER_DOWNLOAD)
     assert later.rows_deleted == len(removed) == 8
     assert later.rows_corrected > 0
@@ -278,13 +279,28 @@ def test_a_newer_download_of_the_same_survey_removes_the_responses_it_no_longer_
     assert (replacement.file_name, replacement.replaces) == (WEEK_LATER_DOWNLOAD, [FIRST_DOWNLOAD])
     assert replacement.rows_deleted == len(removed)
 
-    # A clean run reads both downloads at once, and the newer one wins there too.
+    # A third download replaces the second (which replaced the first) and removes three more.
+    removed_since = set(genuine_ids(later_rows)[10:13])
+    third_rows = without_rows(later_rows, removed_since)
+    deliver(settings, THIRD_DOWNLOAD, csv_text(HEADER + third_rows).encode(), 2)
+    third = loaded_file(nightly_load(settings, registry), THIRD_DOWNLOAD)
+    assert third.rows_deleted == len(removed_since) == 3
+    assert third.replaces_sha256 == [pipeline.file_sha256(second)]
+    everyone = genuine_responses(third_rows)
+    assert responses_in_warehouse(settings) == (everyone, everyone)
+    assert [r.file_name for r in read_status(settings).replacements] == [THIRD_DOWNLOAD]
+
+    # A clean run reads the three downloads at once, and the newest wins there too.
     clean = clean_run(settings, registry, tmp_path)
     assert warehouse_rows(clean) == warehouse_rows(settings)
     with duckdb.connect(str(clean.warehouse_path), read_only=True) as con:
         assert con.execute(
             "select file_name, len(replaces_sha256), rows_deleted from raw_files order by all"
-        ).fetchall() == [(FIRST_DOWNLOAD, 0, 0), (WEEK_LATER_DOWNLOAD, 1, len(removed))]
+        ).fetchall() == [
+            (FIRST_DOWNLOAD, 0, 0),
+            (THIRD_DOWNLOAD, 1, len(removed_since)),
+            (WEEK_LATER_DOWNLOAD, 1, len(removed)),
+        ]
 
 
 def test_an_older_download_that_arrives_after_a_newer_one_adds_nothing(

@@ -1,11 +1,26 @@
--- Every loaded export that a newer export of its survey could replace: its source, name and
--- format give its survey, and its modification time whether the newer one is newer.
-select
-    raw_files.file_sha256,
-    raw_files.file_name,
-    raw_files.source,
-    raw_files.format,
-    raw_files.modified_ns
-from raw_files
-where raw_files.status = 'loaded'
-order by raw_files.recorded_at, raw_files.file_name
+-- The loaded exports that a newer export of their survey could replace: those that no later
+-- version has replaced already (what they held and it lacked is gone; what it kept, it holds).
+-- Source, name and format give an export's survey; its modification time, which is newer.
+with loaded as (
+    select * from raw_files
+    where status = 'loaded'
+),
+
+replaced as (
+    select distinct unnest(replaces_sha256) as file_sha256
+    from loaded
+),
+
+final as (
+    select
+        loaded.file_sha256,
+        loaded.file_name,
+        loaded.source,
+        loaded.format,
+        loaded.modified_ns
+    from loaded
+    anti join replaced using (file_sha256)
+)
+
+select * from final
+order by file_sha256
