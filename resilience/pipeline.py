@@ -378,8 +378,7 @@ def ingest_exports(
                         archived = archiving.result()
                         file_report = (
                             _left_for_next_run(archived)
-                            if _file_signature(path)
-                            != (file_report.size_bytes, file_report.modified_ns)
+                            if _changed_since_hashed(path, file_report)
                             else _stage_file(con, archived, registry, rules, newest_wins)
                         )
                 files.append(file_report)
@@ -431,8 +430,8 @@ def _plan_file(
 ) -> tuple[FileReport, ExportPlan | None]:
     """The file's report so far, and its plan if it is to be archived: not when its content is
     `known` (skipped), nor when it cannot be read as an export or a problem blocks it
-    (quarantined). The file's size and modification time are taken before it is hashed: if
-    they change before its rows are staged, what was read is not what was hashed."""
+    (quarantined). The file's size and modification time are kept so that a change before its
+    rows are staged is seen (`_changed_since_hashed`)."""
     size_bytes, modified_ns = _file_signature(path)
     try:
         plan = plan_export(path, mappings, registry, rules, sha256)
@@ -478,6 +477,17 @@ def _archive_file(
         except (UnreadableExport, duckdb.Error) as error:
             return _quarantined(file_report, plan, error)
     return _ArchivedExport(file_report, plan, archive_path)
+
+
+def _changed_since_hashed(path: Path, file_report: FileReport) -> bool:
+    """Whether the export's bytes differ from those hashed before it was read. Its size and
+    modification time tell most changes cheaply; the second hash tells a same-size rewrite that
+    kept its modification time, so the recorded checksum is always that of the bytes read. (A
+    private copy would read exactly the hashed bytes, but it would be one more copy of the
+    identifying data the export holds.)"""
+    if _file_signature(path) != (file_report.size_bytes, file_report.modified_ns):
+        return True
+    return file_sha256(path) != file_report.file_sha256
 
 
 def _left_for_next_run(read: FileReport | _ArchivedExport) -> FileReport:
