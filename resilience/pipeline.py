@@ -33,6 +33,7 @@ from dashboards.sources import source_digest
 from resilience.audit import move_journal_into_warehouse
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings, mapping_for
 from resilience.ingest import (
+    ArchiveRecord,
     ExportPlan,
     archive_export,
     archive_file,
@@ -56,7 +57,7 @@ from resilience.roster_checks import check_roster
 from resilience.rules import ATTENTION_STATUSES, RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
 from resilience.run_journal import end_journal, journal_failure, journaled_failure, start_journal
 from resilience.runtime import crash_point, publishing
-from resilience.salt import bound_salt
+from resilience.salt import bound_salt, recorded_fingerprint
 from resilience.settings import (
     PROJECT_ROOT,
     QualitySettings,
@@ -316,15 +317,9 @@ def ingest_exports(
     site = site_fingerprint(settings)
     with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
-        salt = bound_salt(con, settings)
+        keying = ArchiveKeying(bound_salt(con, settings), recorded_fingerprint(con), report.run_id)
         require_intact_archives(con, settings)
-        for batch_table in (
-            "ingest_batch",
-            "batch_row_failures",
-            "batch_deletions",
-            "batch_unanswered",
-        ):
-            con.execute(f"delete from {batch_table}")
+        empty_batch(con)
         newest_wins = settings.quality.reexports == "newest"
         # Files whose bytes need no reading again: loaded before, or read earlier in this run.
         known = {
@@ -348,7 +343,7 @@ def ingest_exports(
         # order into the batch.
         archivers = ThreadPoolExecutor(max_workers=threads)
         try:
-            reads: list[tuple[Path, FileReport, Future[FileReport | _ArchivedExport] | None]] = []
+            reads: list[tuple[Path, FileReport, Future[FileReport | ArchivedExport] | None]] = []
             for path in readable:
                 with _exports_not_ready_on_os_error(path):
                     sha = file_sha256(path)
@@ -362,7 +357,7 @@ def ingest_exports(
                 if plan is not None:
                     known[plan.sha256] = f"same content as {path.name}"
                     archiving = archivers.submit(
-                        _archive_file, con, file_report, plan, settings.archive_dir, salt
+                        _archive_file, con, file_report, plan, settings.archive_dir, keying
                     )
                 reads.append((path, file_report, archiving))
             files = []
@@ -379,7 +374,7 @@ def ingest_exports(
                         file_report = (
                             _left_for_next_run(archived)
                             if _changed_since_hashed(path, file_report)
-                            else _stage_file(con, archived, registry, rules, newest_wins)
+                            else stage_file(con, archived, registry, rules, newest_wins)
                         )
                 files.append(file_report)
                 crash_point("ingest")
@@ -392,6 +387,17 @@ def ingest_exports(
     ]
     report.files = files
     return report
+
+
+def empty_batch(con: duckdb.DuckDBPyConnection) -> None:
+    """Start a batch: what an earlier run (or a failed one) staged is gone."""
+    for batch_table in (
+        "ingest_batch",
+        "batch_row_failures",
+        "batch_deletions",
+        "batch_unanswered",
+    ):
+        con.execute(f"delete from {batch_table}")
 
 
 @contextmanager
@@ -414,10 +420,22 @@ def _unchanged(path: Path, sha: str, reason: str | None) -> FileReport:
 
 
 @dataclass
-class _ArchivedExport:
+class ArchivedExport:
+    """An export written to its archive, to be staged from it."""
+
     report: FileReport
     plan: ExportPlan
     archive_path: Path
+
+
+@dataclass(frozen=True)
+class ArchiveKeying:
+    """How a run keys the responses it archives and what each archive records of it."""
+
+    salt: str
+    salt_fingerprint: str | None
+    """None for throwaway archives that nothing loads again (`validate_file`)."""
+    run_id: str
 
 
 def _plan_file(
@@ -462,21 +480,35 @@ def _archive_file(
     file_report: FileReport,
     plan: ExportPlan,
     archive_dir: Path,
-    salt: str,
-) -> FileReport | _ArchivedExport:
-    """Archive the planned export and count its rows, on a connection of its own to `con`'s
-    database: the only one that ever holds the `salt`, and only while it archives."""
+    keying: ArchiveKeying,
+) -> FileReport | ArchivedExport:
+    """Archive the planned export, with its record, and count its rows, on a connection of its
+    own to `con`'s database: the only one that ever holds the salt, and only while it archives."""
     archive_path = archive_file(archive_dir, plan.sha256)
+    record = (
+        ArchiveRecord(
+            file_name=file_report.file_name,
+            source=file_report.source,
+            format=file_report.format,
+            size_bytes=file_report.size_bytes,
+            modified_ns=file_report.modified_ns,
+            column_plan=file_report.column_plan,
+            run_id=keying.run_id,
+            salt_fingerprint=keying.salt_fingerprint,
+        )
+        if keying.salt_fingerprint is not None
+        else None
+    )
     with con.cursor() as archiver:
-        set_variables(archiver, {"response_key_salt": salt})
+        set_variables(archiver, {"response_key_salt": keying.salt})
         try:
-            archive_export(archiver, plan, archive_path)
+            archive_export(archiver, plan, archive_path, record)
             file_report.rows_read, file_report.rows_dropped_status = count_statuses(
                 archiver, plan, archive_path
             )
         except (UnreadableExport, duckdb.Error) as error:
             return _quarantined(file_report, plan, error)
-    return _ArchivedExport(file_report, plan, archive_path)
+    return ArchivedExport(file_report, plan, archive_path)
 
 
 def _changed_since_hashed(path: Path, file_report: FileReport) -> bool:
@@ -490,7 +522,7 @@ def _changed_since_hashed(path: Path, file_report: FileReport) -> bool:
     return file_sha256(path) != file_report.file_sha256
 
 
-def _left_for_next_run(read: FileReport | _ArchivedExport) -> FileReport:
+def _left_for_next_run(read: FileReport | ArchivedExport) -> FileReport:
     """An export that changed while it was read (appended to, or replaced): its archive is
     dropped and it waits for the next run, so that no file is recorded with one checksum and
     loaded from other bytes."""
@@ -506,9 +538,9 @@ def _left_for_next_run(read: FileReport | _ArchivedExport) -> FileReport:
     return file_report
 
 
-def _stage_file(
+def stage_file(
     con: duckdb.DuckDBPyConnection,
-    read: FileReport | _ArchivedExport,
+    read: FileReport | ArchivedExport,
     registry: Registry,
     rules: ReadingRules,
     newest_wins: bool = True,
@@ -551,7 +583,7 @@ def _ingest_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     archive_dir: Path,
-    salt: str,
+    keying: ArchiveKeying,
     registry: Registry,
     mappings: list[SourceMapping],
     rules: ReadingRules,
@@ -560,8 +592,8 @@ def _ingest_file(
     file_report, plan = _plan_file(path, registry, mappings, {}, rules)
     if plan is None:
         return file_report
-    archived = _archive_file(con, file_report, plan, archive_dir, salt)
-    return _stage_file(con, archived, registry, rules)
+    archived = _archive_file(con, file_report, plan, archive_dir, keying)
+    return stage_file(con, archived, registry, rules)
 
 
 def validate(settings: Settings, report: RunReport, registry: Registry) -> RunReport:
@@ -714,7 +746,7 @@ def validate_file(
                 con,
                 path,
                 settings.model_copy(update={"paths": scratch_paths}).archive_dir,
-                secrets.token_hex(32),
+                ArchiveKeying(secrets.token_hex(32), None, report.run_id),
                 registry,
                 load_mappings(settings.paths.mappings),
                 rules,

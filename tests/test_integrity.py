@@ -95,10 +95,10 @@ def test_an_export_changed_while_it_is_read_waits_for_the_next_run(
     growing = sorted(settings.paths.exports.iterdir())[-1]
     archive_as_the_pipeline_does = pipeline._archive_file
 
-    def archive_while_the_export_changes(con, file_report, plan, archive_dir, salt):
+    def archive_while_the_export_changes(con, file_report, plan, archive_dir, keying):
         if plan.path == growing:
             change(growing)
-        return archive_as_the_pipeline_does(con, file_report, plan, archive_dir, salt)
+        return archive_as_the_pipeline_does(con, file_report, plan, archive_dir, keying)
 
     monkeypatch.setattr(pipeline, "_archive_file", archive_while_the_export_changes)
     report = pipeline.ingest_exports(settings, pipeline.new_run(), registry)
