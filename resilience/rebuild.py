@@ -163,7 +163,9 @@ def rebuild_warehouse(settings: Settings, registry: Registry) -> Rebuilt:
     rebuild_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
     runs = 0
     with hold_run_lock(settings.run_lock_path, rebuild_id):
-        building.unlink(missing_ok=True)
+        # What a rebuild killed halfway left.
+        for leftover in (building, building.with_name(building.name + ".wal")):
+            leftover.unlink(missing_ok=True)
         with open_warehouse(building, settings.warehouse.duckdb_config()) as con:
             ensure_schema(con, registry)
             record_fingerprint(con, fingerprint)
