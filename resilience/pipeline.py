@@ -244,7 +244,7 @@ def _journal(journal: Path, report: RunReport, error: BaseException) -> None:
 
 def roster_team_ids(con: duckdb.DuckDBPyConnection, roster_path: Path) -> list[str]:
     set_variables(con, {"roster_path": str(roster_path)})
-    roster = con.execute(read_sql("staging/stg_roster__team_waves.sql")).df()
+    roster = con.execute(read_sql("staging/stg_roster__listed_team_waves.sql")).df()
     return sorted(roster["team_id"].dropna().unique())
 
 
