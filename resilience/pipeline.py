@@ -887,7 +887,8 @@ def render(settings: Settings, report: RunReport) -> RunReport:
 
 def publish(settings: Settings, report: RunReport) -> RunReport:
     """Make this run's release the one readers see, analytics file and dashboards in one atomic
-    step (unless the published release was kept), and record the run as succeeded."""
+    step (unless the published release was kept), and record the run as succeeded: the switch
+    holds only once the record is committed."""
     notes = []
     if report.release is None:
         notes.append(

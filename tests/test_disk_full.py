@@ -126,11 +126,23 @@ def night_before(earlier_night: EarlierNight) -> EarlierNight:
     return earlier_night
 
 
+def reader_links(settings: Settings) -> dict[str, str | None]:
+    """Where the links readers go through point: `current`, `previous` and those through them."""
+    links = (
+        settings.current_release,
+        settings.paths.out / "previous",
+        settings.analytics_path,
+        settings.dashboards_dir,
+        settings.tables_dir,
+    )
+    return {link.name: os.readlink(link) if link.is_symlink() else None for link in links}
+
+
 def fill(volume: Path, leave_bytes: int) -> Path:
     """A file that takes all of `volume`'s free space but `leave_bytes`."""
     stats = os.statvfs(volume)
     filler = volume / "filler"
-    with filler.open("ab") as handle:
+    with filler.open("wb") as handle:
         remaining = max(0, stats.f_bavail * stats.f_frsize - leave_bytes)
         block = b"\0" * (1 << 20)
         while remaining > 0:
@@ -164,6 +176,7 @@ def test_a_full_disk_at_any_stage_fails_with_its_first_cause_and_the_next_run_re
 ) -> None:
     settings, volume, release = night_before.settings, night_before.volume, night_before.release
     release_digest = folder_digest(settings.releases_dir / release)
+    links = reader_links(settings)
 
     real_stage = getattr(pipeline, stage)
     monkeypatch.setattr(pipeline, stage, filling_before(real_stage, volume, leave_mb << 20))
@@ -172,6 +185,7 @@ def test_a_full_disk_at_any_stage_fails_with_its_first_cause_and_the_next_run_re
     reason = one_line(failed.value)
     assert reason.startswith(f"No space left on device ({volume}"), reason
     assert read_published(settings).release == release
+    assert reader_links(settings) == links
     assert folder_digest(settings.releases_dir / release) == release_digest
     journaled = journaled_failure(settings.paths.out / pipeline.RUN_JOURNAL)
     if leave_mb == 0:
