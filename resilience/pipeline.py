@@ -79,12 +79,13 @@ from resilience.warehouse import (
     models_built_from,
     open_warehouse,
     prune_releases,
-    publish_release,
     raw_responses_digest,
     record_models_built_from,
     run_load,
     run_transform,
+    switched_release,
     tables_fingerprint,
+    transaction,
 )
 
 # The code that turns marts into a release: a change here (an upgrade) rebuilds the release.
@@ -928,7 +929,8 @@ def render(settings: Settings, report: RunReport) -> RunReport:
 
 def publish(settings: Settings, report: RunReport) -> RunReport:
     """Make this run's release the one readers see, analytics file and dashboards in one atomic
-    step (unless the published release was kept), and record the run as succeeded."""
+    step (unless the published release was kept), and record the run as succeeded: the switch
+    holds only once the record is committed."""
     notes = []
     if report.release is None:
         notes.append(
@@ -939,8 +941,6 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
         prune_releases(settings)  # what killed runs left behind
     else:
         crash_point("publish")
-        with publishing():  # not after a signal
-            publish_release(settings, report.release)
     report.outputs = (
         {}
         if report.release is None
@@ -962,20 +962,25 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
         )
     if waiting := report.with_status("waiting"):
         notes.append(f"{len(waiting)} export(s) still being written, left for the next run")
+    record = {
+        **_run_counts(report),
+        "message": "; ".join(notes) or None,
+        "published_release": report.release,
+        "publication_fingerprint": report.publication_fingerprint,
+    }
     with _open_warehouse(settings) as con:
         # The server's audit journal joins the warehouse while the run holds it anyway.
         move_journal_into_warehouse(
             con, settings.serve_state_dir, settings.serve.audit_retention_days
         )
-        con.execute(
-            read_sql("runs/record_run.sql"),
-            {
-                **_run_counts(report),
-                "message": "; ".join(notes) or None,
-                "published_release": report.release,
-                "publication_fingerprint": report.publication_fingerprint,
-            },
-        )
+        if report.release is None or report.release_unchanged:
+            con.execute(read_sql("runs/record_run.sql"), record)
+        else:
+            # Readers switch to the new release as the run is recorded as succeeded: when the
+            # record cannot be committed (a full volume), they are pointed back at the release
+            # they saw, and the run fails. Not after a signal.
+            with publishing(), switched_release(settings, report.release), transaction(con):
+                con.execute(read_sql("runs/record_run.sql"), record)
     return report
 
 
