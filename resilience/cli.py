@@ -145,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_path_options(run)
+    run.add_argument(
+        "--rebuild-from-archive",
+        action="store_true",
+        help=(
+            "first build a missing warehouse again from the archives (<paths.out>/archive), run by "
+            "run, as the exports were loaded, not from the exports left in the folder; needs the "
+            "salt that keyed them (default: off; a run stops when the warehouse is missing while "
+            "releases exist)"
+        ),
+    )
 
     sample = commands.add_parser(
         "sample",
@@ -766,6 +776,8 @@ def _run_once(arguments: argparse.Namespace) -> int:
         **_reading_paths(arguments),
     )
     require_run_inputs(settings)
+    if arguments.rebuild_from_archive:
+        _rebuild_from_archive(settings)
     # A salt the warehouse would refuse is refused here, in one line, before Prefect starts.
     check_salt_before_run(settings)
     configure_prefect(settings)
@@ -792,6 +804,17 @@ def _run_once(arguments: argparse.Namespace) -> int:
             )
     _print_run_summary(report)
     return EXIT_OK
+
+
+def _rebuild_from_archive(settings: Settings) -> None:
+    from resilience.instruments import load_registry
+    from resilience.rebuild import rebuild_warehouse
+
+    rebuilt = rebuild_warehouse(settings, load_registry())
+    print(
+        f"rebuilt {display_path(settings.warehouse_path)}: {rebuilt.responses} responses from "
+        f"{rebuilt.archives} archived exports of {rebuilt.runs} runs"
+    )
 
 
 def _print_run_summary(report: RunReport) -> None:

@@ -82,7 +82,8 @@ class ExportPlan:
     path: Path
     sha256: str
     size_bytes: int
-    layout: Layout
+    layout: Layout | None
+    """None for an export loaded again from its archive (`resilience.rebuild`)."""
     source: str
     mapping: SourceMapping | None
     dictionary: Path | None
@@ -131,6 +132,54 @@ class ExportPlan:
 
     def column_plan_json(self) -> str:
         return json.dumps([asdict(column) for column in self.columns])
+
+
+@dataclass(frozen=True)
+class ArchiveRecord:
+    """What an archive says about the export it was written from, in its Parquet key-value
+    metadata: enough to load it again when the warehouse is lost (`resilience run
+    --rebuild-from-archive`), and nothing identifying."""
+
+    file_name: str
+    source: str
+    format: str
+    size_bytes: int
+    modified_ns: int
+    """When the export was last modified: the newest export wins a response seen in two."""
+    column_plan: str
+    """Every column's role and target, as JSON (ExportPlan.column_plan_json)."""
+    run_id: str
+    """The run that read the export: a rebuild loads the archives run by run, in order."""
+    salt_fingerprint: str
+    """The fingerprint of the salt that keyed its responses (never the salt)."""
+
+    def as_metadata(self) -> dict[str, str]:
+        return {key: str(value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> ArchiveRecord:
+        return cls(
+            **{
+                **metadata,
+                "size_bytes": int(metadata["size_bytes"]),
+                "modified_ns": int(metadata["modified_ns"]),
+            }
+        )
+
+
+def read_archive_record(con: duckdb.DuckDBPyConnection, archive_path: Path) -> ArchiveRecord | None:
+    """The archive's record of its export, or None for an archive written before archives kept
+    one."""
+    metadata = dict(
+        con.execute(
+            "select decode(key), decode(value) from parquet_kv_metadata(?)", [str(archive_path)]
+        ).fetchall()
+    )
+    if not set(ArchiveRecord.__dataclass_fields__) <= set(metadata):
+        return None
+    return ArchiveRecord.from_metadata(
+        {key: metadata[key] for key in ArchiveRecord.__dataclass_fields__}
+    )
 
 
 def archive_file(archive_dir: Path, export_sha256: str) -> Path:
@@ -330,18 +379,27 @@ def _position(plan: ExportPlan, role: Role) -> int | None:
     return found[0].position if found else None
 
 
-def archive_export(con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_path: Path) -> None:
-    """Write the export's kept columns, re-keyed and without time of day, to `archive_path`.
+def archive_export(
+    con: duckdb.DuckDBPyConnection,
+    plan: ExportPlan,
+    archive_path: Path,
+    record: ArchiveRecord | None = None,
+) -> None:
+    """Write the export's kept columns, re-keyed and without time of day, to `archive_path`,
+    with `record` in its metadata (scratch archives, which nothing loads again, keep none).
 
     The caller sets the `response_key_salt` variable on `con` for the duration of the call.
     Raises UnreadableRows saying where the file could not be read.
     """
+    layout = plan.layout
+    if layout is None:
+        raise ValueError(f"{plan.path.name}: loaded again from its archive, it is not read again")
     response_id = _position(plan, "response_id")
     read_positions = sorted({c.position for c in [*plan.kept, *plan.with_role("response_id")]})
     archive_path.parent.mkdir(parents=True, exist_ok=True)
     partial = archive_path.with_suffix(".partial")
     try:
-        with export_rows(con, plan.path, plan.layout, read_positions) as rows:
+        with export_rows(con, plan.path, layout, read_positions) as rows:
             [(written,)] = con.execute(
                 render_sql(
                     "ingest/archive_export.sql.j2",
@@ -349,17 +407,18 @@ def archive_export(con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_pat
                     archive_path=str(partial),
                     file_sha256=plan.sha256,
                     source=plan.source,
-                    header_rows=plan.layout.header_rows,
-                    column_count=len(plan.layout.columns),
+                    header_rows=layout.header_rows,
+                    column_count=len(layout.columns),
                     max_record_bytes=MAX_RECORD_BYTES,
                     response_id=response_id,
                     recorded_at=_position(plan, "recorded_at"),
                     read_positions=read_positions,
                     kept=plan.kept,
                     date_formats=DATE_FORMATS,
+                    record=record.as_metadata() if record else None,
                 )
             ).fetchall()
-        if written == 0 and plan.layout.has_data:
+        if written == 0 and layout.has_data:
             raise UnreadableRows(
                 "no responses could be read although records follow the header "
                 "(only blank rows, or mixed line breaks)"
@@ -369,7 +428,7 @@ def archive_export(con: duckdb.DuckDBPyConnection, plan: ExportPlan, archive_pat
         raise
     except duckdb.Error as error:
         partial.unlink(missing_ok=True)
-        raise UnreadableRows(describe_read_error(error, plan.layout.header_rows)) from error
+        raise UnreadableRows(describe_read_error(error, layout.header_rows)) from error
     partial.replace(archive_path)
 
 
@@ -612,6 +671,7 @@ def count_statuses(
 
 
 __all__ = [
+    "ArchiveRecord",
     "ExportPlan",
     "ExportVersion",
     "PlannedColumn",
@@ -625,5 +685,6 @@ __all__ = [
     "list_exports",
     "list_replaced_versions",
     "plan_export",
+    "read_archive_record",
     "stage_batch",
 ]

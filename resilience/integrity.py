@@ -28,8 +28,9 @@ def require_warehouse(settings: Settings) -> None:
         raise WarehouseMissing(
             f"the warehouse {display_path(settings.warehouse_path)} is missing while releases "
             f"are published in {display_path(settings.releases_dir)}: restore it from the "
-            "backup (a new one would lose the run history and every export no longer in the "
-            "folder)"
+            "backup, or rebuild it from the archives with 'resilience run "
+            "--rebuild-from-archive' (a new, empty one would count only the exports still in "
+            "the folder)"
         )
 
 

@@ -33,6 +33,7 @@ from dashboards.sources import source_digest
 from resilience.audit import move_journal_into_warehouse
 from resilience.formats import SourceMapping, UnreadableExport, load_mappings, mapping_for
 from resilience.ingest import (
+    ArchiveRecord,
     ExportPlan,
     ExportVersion,
     archive_export,
@@ -57,7 +58,7 @@ from resilience.roster_checks import check_roster
 from resilience.rules import ATTENTION_STATUSES, RULE_FILE_HELD_BACK, RULE_FILE_UNREADABLE
 from resilience.run_journal import end_journal, journal_failure, journaled_failure, start_journal
 from resilience.runtime import crash_point, publishing
-from resilience.salt import bound_salt
+from resilience.salt import bound_salt, recorded_fingerprint
 from resilience.settings import (
     PROJECT_ROOT,
     QualitySettings,
@@ -79,12 +80,13 @@ from resilience.warehouse import (
     models_built_from,
     open_warehouse,
     prune_releases,
-    publish_release,
     raw_responses_digest,
     record_models_built_from,
     run_load,
     run_transform,
+    switched_release,
     tables_fingerprint,
+    transaction,
 )
 
 # The code that turns marts into a release: a change here (an upgrade) rebuilds the release.
@@ -246,7 +248,7 @@ def _journal(journal: Path, report: RunReport, error: BaseException) -> None:
 
 def roster_team_ids(con: duckdb.DuckDBPyConnection, roster_path: Path) -> list[str]:
     set_variables(con, {"roster_path": str(roster_path)})
-    roster = con.execute(read_sql("staging/stg_roster__team_waves.sql")).df()
+    roster = con.execute(read_sql("staging/stg_roster__listed_team_waves.sql")).df()
     return sorted(roster["team_id"].dropna().unique())
 
 
@@ -319,15 +321,9 @@ def ingest_exports(
     site = site_fingerprint(settings)
     with _open_warehouse(settings) as con:
         ensure_schema(con, registry)
-        salt = bound_salt(con, settings)
+        keying = ArchiveKeying(bound_salt(con, settings), recorded_fingerprint(con), report.run_id)
         require_intact_archives(con, settings)
-        for batch_table in (
-            "ingest_batch",
-            "batch_row_failures",
-            "batch_deletions",
-            "batch_unanswered",
-        ):
-            con.execute(f"delete from {batch_table}")
+        empty_batch(con)
         newest_wins = settings.quality.reexports == "newest"
         # Files whose bytes need no reading again: loaded before, or read earlier in this run.
         known = {
@@ -351,7 +347,7 @@ def ingest_exports(
         # order into the batch.
         archivers = ThreadPoolExecutor(max_workers=threads)
         try:
-            reads: list[tuple[Path, FileReport, Future[FileReport | _ArchivedExport] | None]] = []
+            reads: list[tuple[Path, FileReport, Future[FileReport | ArchivedExport] | None]] = []
             for path in readable:
                 with _exports_not_ready_on_os_error(path):
                     sha = file_sha256(path)
@@ -365,7 +361,7 @@ def ingest_exports(
                 if plan is not None:
                     known[plan.sha256] = f"same content as {path.name}"
                     archiving = archivers.submit(
-                        _archive_file, con, file_report, plan, settings.archive_dir, salt
+                        _archive_file, con, file_report, plan, settings.archive_dir, keying
                     )
                 reads.append((path, file_report, archiving))
             files = []
@@ -381,9 +377,8 @@ def ingest_exports(
                         archived = archiving.result()
                         file_report = (
                             _left_for_next_run(archived)
-                            if _file_signature(path)
-                            != (file_report.size_bytes, file_report.modified_ns)
-                            else _stage_file(con, archived, registry, rules, newest_wins)
+                            if _changed_since_hashed(path, file_report)
+                            else stage_file(con, archived, registry, rules, newest_wins)
                         )
                 files.append(file_report)
                 crash_point("ingest")
@@ -398,6 +393,17 @@ def ingest_exports(
     ]
     report.files = files
     return report
+
+
+def empty_batch(con: duckdb.DuckDBPyConnection) -> None:
+    """Start a batch: what an earlier run (or a failed one) staged is gone."""
+    for batch_table in (
+        "ingest_batch",
+        "batch_row_failures",
+        "batch_deletions",
+        "batch_unanswered",
+    ):
+        con.execute(f"delete from {batch_table}")
 
 
 @contextmanager
@@ -420,10 +426,22 @@ def _unchanged(path: Path, sha: str, reason: str | None) -> FileReport:
 
 
 @dataclass
-class _ArchivedExport:
+class ArchivedExport:
+    """An export written to its archive, to be staged from it."""
+
     report: FileReport
     plan: ExportPlan
     archive_path: Path
+
+
+@dataclass(frozen=True)
+class ArchiveKeying:
+    """How a run keys the responses it archives and what each archive records of it."""
+
+    salt: str
+    salt_fingerprint: str | None
+    """None for throwaway archives that nothing loads again (`validate_file`)."""
+    run_id: str
 
 
 def _plan_file(
@@ -436,8 +454,8 @@ def _plan_file(
 ) -> tuple[FileReport, ExportPlan | None]:
     """The file's report so far, and its plan if it is to be archived: not when its content is
     `known` (skipped), nor when it cannot be read as an export or a problem blocks it
-    (quarantined). The file's size and modification time are taken before it is hashed: if
-    they change before its rows are staged, what was read is not what was hashed."""
+    (quarantined). The file's size and modification time are kept so that a change before its
+    rows are staged is seen (`_changed_since_hashed`)."""
     size_bytes, modified_ns = _file_signature(path)
     try:
         plan = plan_export(path, mappings, registry, rules, sha256)
@@ -468,24 +486,49 @@ def _archive_file(
     file_report: FileReport,
     plan: ExportPlan,
     archive_dir: Path,
-    salt: str,
-) -> FileReport | _ArchivedExport:
-    """Archive the planned export and count its rows, on a connection of its own to `con`'s
-    database: the only one that ever holds the `salt`, and only while it archives."""
+    keying: ArchiveKeying,
+) -> FileReport | ArchivedExport:
+    """Archive the planned export, with its record, and count its rows, on a connection of its
+    own to `con`'s database: the only one that ever holds the salt, and only while it archives."""
     archive_path = archive_file(archive_dir, plan.sha256)
+    record = (
+        ArchiveRecord(
+            file_name=file_report.file_name,
+            source=file_report.source,
+            format=file_report.format,
+            size_bytes=file_report.size_bytes,
+            modified_ns=file_report.modified_ns,
+            column_plan=file_report.column_plan,
+            run_id=keying.run_id,
+            salt_fingerprint=keying.salt_fingerprint,
+        )
+        if keying.salt_fingerprint is not None
+        else None
+    )
     with con.cursor() as archiver:
-        set_variables(archiver, {"response_key_salt": salt})
+        set_variables(archiver, {"response_key_salt": keying.salt})
         try:
-            archive_export(archiver, plan, archive_path)
+            archive_export(archiver, plan, archive_path, record)
             file_report.rows_read, file_report.rows_dropped_status = count_statuses(
                 archiver, plan, archive_path
             )
         except (UnreadableExport, duckdb.Error) as error:
             return _quarantined(file_report, plan, error)
-    return _ArchivedExport(file_report, plan, archive_path)
+    return ArchivedExport(file_report, plan, archive_path)
 
 
-def _left_for_next_run(read: FileReport | _ArchivedExport) -> FileReport:
+def _changed_since_hashed(path: Path, file_report: FileReport) -> bool:
+    """Whether the export's bytes differ from those hashed before it was read. Its size and
+    modification time tell most changes cheaply; the second hash tells a same-size rewrite that
+    kept its modification time, so the recorded checksum is always that of the bytes read. (A
+    private copy would read exactly the hashed bytes, but it would be one more copy of the
+    identifying data the export holds.)"""
+    if _file_signature(path) != (file_report.size_bytes, file_report.modified_ns):
+        return True
+    return file_sha256(path) != file_report.file_sha256
+
+
+def _left_for_next_run(read: FileReport | ArchivedExport) -> FileReport:
     """An export that changed while it was read (appended to, or replaced): its archive is
     dropped and it waits for the next run, so that no file is recorded with one checksum and
     loaded from other bytes."""
@@ -501,9 +544,9 @@ def _left_for_next_run(read: FileReport | _ArchivedExport) -> FileReport:
     return file_report
 
 
-def _stage_file(
+def stage_file(
     con: duckdb.DuckDBPyConnection,
-    read: FileReport | _ArchivedExport,
+    read: FileReport | ArchivedExport,
     registry: Registry,
     rules: ReadingRules,
     newest_wins: bool = True,
@@ -568,7 +611,7 @@ def _ingest_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     archive_dir: Path,
-    salt: str,
+    keying: ArchiveKeying,
     registry: Registry,
     mappings: list[SourceMapping],
     rules: ReadingRules,
@@ -577,8 +620,8 @@ def _ingest_file(
     file_report, plan = _plan_file(path, registry, mappings, {}, rules)
     if plan is None:
         return file_report
-    archived = _archive_file(con, file_report, plan, archive_dir, salt)
-    return _stage_file(con, archived, registry, rules)
+    archived = _archive_file(con, file_report, plan, archive_dir, keying)
+    return stage_file(con, archived, registry, rules)
 
 
 def validate(settings: Settings, report: RunReport, registry: Registry) -> RunReport:
@@ -731,7 +774,7 @@ def validate_file(
                 con,
                 path,
                 settings.model_copy(update={"paths": scratch_paths}).archive_dir,
-                secrets.token_hex(32),
+                ArchiveKeying(secrets.token_hex(32), None, report.run_id),
                 registry,
                 load_mappings(settings.paths.mappings),
                 rules,
@@ -913,7 +956,8 @@ def render(settings: Settings, report: RunReport) -> RunReport:
 
 def publish(settings: Settings, report: RunReport) -> RunReport:
     """Make this run's release the one readers see, analytics file and dashboards in one atomic
-    step (unless the published release was kept), and record the run as succeeded."""
+    step (unless the published release was kept), and record the run as succeeded: the switch
+    holds only once the record is committed."""
     notes = []
     if report.release is None:
         notes.append(
@@ -924,8 +968,6 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
         prune_releases(settings)  # what killed runs left behind
     else:
         crash_point("publish")
-        with publishing():  # not after a signal
-            publish_release(settings, report.release)
     report.outputs = (
         {}
         if report.release is None
@@ -947,20 +989,25 @@ def publish(settings: Settings, report: RunReport) -> RunReport:
         )
     if waiting := report.with_status("waiting"):
         notes.append(f"{len(waiting)} export(s) still being written, left for the next run")
+    record = {
+        **_run_counts(report),
+        "message": "; ".join(notes) or None,
+        "published_release": report.release,
+        "publication_fingerprint": report.publication_fingerprint,
+    }
     with _open_warehouse(settings) as con:
         # The server's audit journal joins the warehouse while the run holds it anyway.
         move_journal_into_warehouse(
             con, settings.serve_state_dir, settings.serve.audit_retention_days
         )
-        con.execute(
-            read_sql("runs/record_run.sql"),
-            {
-                **_run_counts(report),
-                "message": "; ".join(notes) or None,
-                "published_release": report.release,
-                "publication_fingerprint": report.publication_fingerprint,
-            },
-        )
+        if report.release is None or report.release_unchanged:
+            con.execute(read_sql("runs/record_run.sql"), record)
+        else:
+            # Readers switch to the new release as the run is recorded as succeeded: when the
+            # record cannot be committed (a full volume), they are pointed back at the release
+            # they saw, and the run fails. Not after a signal.
+            with publishing(), switched_release(settings, report.release), transaction(con):
+                con.execute(read_sql("runs/record_run.sql"), record)
     return report
 
 

@@ -15,6 +15,8 @@ from resilience.sqlfiles import read_sql
 
 MOVES_FILE = "moves.csv"
 MOVES_COLUMNS = ("wave", "from_team", "to_team")
+# Optional: on a split's rows, the share of the new team's headcount that came from the old team.
+SHARE_COLUMN = "share"
 # How many stranded teams a message names before it says "and N more".
 NAMED_TEAMS = 5
 
@@ -30,19 +32,47 @@ def moves_path(roster: Path) -> Path:
 
 
 def read_team_moves(roster: Path | None) -> pd.DataFrame:
-    """The roster's moves table as written (all text), or an empty one when there is none."""
+    """The roster's moves table (wave, from_team, to_team as text; share as a number, missing on
+    a move), or an empty one when there is none. Raises ValueError naming the line at fault.
+
+    A row without a share moves the team's responses of the wave to `to_team` (a rename or a
+    merge). Rows with a share split the team in that wave: its responses stay with it (who went
+    where is not known), and each new team's share of its headcount is counted as invited by the
+    old team for that wave (stg_roster__team_waves)."""
+    empty = {column: pd.Series(dtype="string") for column in MOVES_COLUMNS}
     path = moves_path(roster) if roster is not None else None
     if path is None or not path.exists():
-        return pd.DataFrame({column: pd.Series(dtype="string") for column in MOVES_COLUMNS})
+        return pd.DataFrame({**empty, SHARE_COLUMN: pd.Series(dtype="Float64")})
     moves = pd.read_csv(path, dtype="string", skipinitialspace=True)
     missing = [column for column in MOVES_COLUMNS if column not in moves.columns]
     if missing:
         raise ValueError(f"{path}: the moves table lacks the column(s) {', '.join(missing)}")
-    moves = moves[list(MOVES_COLUMNS)].apply(lambda column: column.str.strip())
-    incomplete = moves.index[moves.isna().any(axis=1)]
+    if SHARE_COLUMN not in moves.columns:
+        moves[SHARE_COLUMN] = pd.Series(pd.NA, index=moves.index, dtype="string")
+    moves = moves[[*MOVES_COLUMNS, SHARE_COLUMN]].apply(lambda column: column.str.strip())
+    incomplete = moves.index[moves[list(MOVES_COLUMNS)].isna().any(axis=1)]
     if len(incomplete):
         raise ValueError(f"{path}: line {incomplete[0] + 2} lacks a wave, from_team or to_team")
-    repeated = moves.index[moves.duplicated(["wave", "from_team"])]
+    share = pd.to_numeric(moves[SHARE_COLUMN], errors="coerce").astype("Float64")
+    invalid = moves.index[moves[SHARE_COLUMN].notna() & ~((share > 0) & (share <= 1)).fillna(False)]
+    if len(invalid):
+        raise ValueError(
+            f"{path}: line {invalid[0] + 2}: share {moves[SHARE_COLUMN][invalid[0]]!r} is not a "
+            "number above 0 and at most 1 (the share of the new team's headcount that came from "
+            "the old team)"
+        )
+    moves[SHARE_COLUMN] = share
+    team_wave = ["wave", "from_team"]
+    is_split = moves.groupby(team_wave)[SHARE_COLUMN].transform(lambda shares: shares.notna().any())
+    mixed = moves.index[is_split & moves[SHARE_COLUMN].isna()]
+    if len(mixed):
+        raise ValueError(
+            f"{path}: line {mixed[0] + 2} moves a team that other lines split in the same wave: "
+            "give every line of a split its share"
+        )
+    repeated = moves.index[
+        moves.duplicated([*team_wave, "to_team"]) | (~is_split & moves.duplicated(team_wave))
+    ]
     if len(repeated):
         raise ValueError(
             f"{path}: line {repeated[0] + 2} moves a team a second time in the same wave"
@@ -52,6 +82,13 @@ def read_team_moves(roster: Path | None) -> pd.DataFrame:
 
 def check_roster(con: duckdb.DuckDBPyConnection, roster: Path) -> None:
     """Raise RosterIntegrityError with the first problem found, its counts and the fix."""
+    splits = con.execute(read_sql("checks/split_problems.sql")).fetchall()
+    if splits:
+        wave, team, problem = splits[0]
+        raise RosterIntegrityError(
+            f"{display_path(moves_path(roster))} splits {team} in {wave}, but {problem}; "
+            "nothing was published"
+        )
     stranded = con.execute(read_sql("checks/stranded_responses.sql")).fetchall()
     if stranded:
         total = sum(count for _, _, count in stranded)
@@ -67,7 +104,7 @@ def check_roster(con: duckdb.DuckDBPyConnection, roster: Path) -> None:
             f"{total} loaded responses belong to teams that are not on the roster for their "
             f"wave: {named}. Put the team back on {display_path(roster)} for that wave, or say "
             f"where its responses go in {display_path(moves_path(roster))} (columns wave, "
-            "from_team, to_team); nothing was published"
+            "from_team, to_team, and share on each line of a split); nothing was published"
         )
     unbalanced = con.execute(read_sql("checks/group_totals.sql")).fetchall()
     if unbalanced:

@@ -30,7 +30,8 @@ def salt_fingerprint(salt: str) -> str:
     ).hex()
 
 
-def _recorded_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+def recorded_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The fingerprint of the salt the warehouse on `con` is bound to, if any."""
     recorded = con.execute("select fingerprint from salt_fingerprint").fetchall()
     return recorded[0][0] if recorded else None
 
@@ -47,7 +48,8 @@ def pending_salt_file(settings: Settings) -> Path:
     return settings.salt_file.with_name(settings.salt_file.name + ".new")
 
 
-def _how_to_restore(settings: Settings, fingerprint: str) -> str:
+def how_to_restore(settings: Settings, fingerprint: str) -> str:
+    """How to put back the salt with `fingerprint`, wherever this site keeps its salt."""
     pending = pending_salt_file(settings)
     if pending.exists() and salt_fingerprint(pending.read_text().strip()) == fingerprint:
         return (
@@ -69,7 +71,7 @@ def _checked_salt(con: duckdb.DuckDBPyConnection, settings: Settings) -> str | N
     """The salt, when the warehouse on `con` records its fingerprint and it matches; None when it
     records none and either holds no response or a salt is there to bind it to. Raises
     SaltMismatch, saying how to restore the salt, when the salt is missing or another one."""
-    recorded = _recorded_fingerprint(con)
+    recorded = recorded_fingerprint(con)
     salt = settings.configured_salt()
     if recorded is None:
         [(responses,)] = con.execute("select count(*) from raw_responses").fetchall()
@@ -82,12 +84,12 @@ def _checked_salt(con: duckdb.DuckDBPyConnection, settings: Settings) -> str | N
     if salt is None:
         raise SaltMismatch(
             f"the salt that keyed the warehouse's responses is missing: "
-            f"{_how_to_restore(settings, recorded)}"
+            f"{how_to_restore(settings, recorded)}"
         )
     if salt_fingerprint(salt) != recorded:
         raise SaltMismatch(
             "the salt is not the one that keyed the warehouse's responses: "
-            + _how_to_restore(settings, recorded)
+            + how_to_restore(settings, recorded)
         )
     return salt
 

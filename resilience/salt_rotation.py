@@ -12,13 +12,19 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 
 from resilience.formats import UnreadableExport, load_mappings
-from resilience.ingest import archive_export, file_sha256, list_exports, plan_export
+from resilience.ingest import (
+    archive_export,
+    file_sha256,
+    list_exports,
+    plan_export,
+    read_archive_record,
+)
 from resilience.instruments import Registry
 from resilience.salt import (
     bound_salt,
@@ -161,14 +167,19 @@ def _rekeyed_archives(
     """Every archived export written again with the new keys into `scratch`: (new copy,
     archive) pairs, to move into place once the warehouse is re-keyed."""
     set_variables(con, {"new_salt": new_salt})
+    new_fingerprint = salt_fingerprint(new_salt)
     rewritten = []
     for archive in sorted(settings.archive_dir.glob("*.parquet")):
         rekeyed = scratch / archive.name
+        record = read_archive_record(con, archive)
         con.execute(
             render_sql(
                 "salt/rekeyed_archive.sql.j2",
                 archive_path=str(archive),
                 rekeyed_path=str(rekeyed),
+                record=replace(record, salt_fingerprint=new_fingerprint).as_metadata()
+                if record
+                else None,
             )
         )
         rewritten.append((rekeyed, archive))

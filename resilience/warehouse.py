@@ -359,11 +359,38 @@ def publish_release(settings: Settings, release: str) -> None:
     single atomic rename of the `current` link. The release it replaces stays as `previous` (readers
     that opened it keep working, and an operator can point `current` back at it); older ones go.
     """
-    replaced = current_release(settings)
-    if replaced is not None and replaced != release:
-        _point(settings.paths.out / "previous", f"{settings.releases_dir.name}/{replaced}")
-    _point(settings.current_release, f"{settings.releases_dir.name}/{release}")
-    _link_reader_paths(settings)
+    with switched_release(settings, release):
+        pass
+
+
+@contextmanager
+def switched_release(settings: Settings, release: str) -> Iterator[None]:
+    """Make `release` the one readers see, as `publish_release` does, for a block that must
+    succeed for the switch to hold (the run's record, committed). When the block raises, readers
+    are pointed back at the release they saw, `previous` at its release, and the error goes on;
+    releases older than those two go only once the block has ended."""
+    previous = settings.paths.out / "previous"
+    targets = {
+        link: os.readlink(link) if link.is_symlink() else None
+        for link in (settings.current_release, previous)
+    }
+    try:
+        replaced = current_release(settings)
+        if replaced is not None and replaced != release:
+            _point(previous, f"{settings.releases_dir.name}/{replaced}")
+        _point(settings.current_release, f"{settings.releases_dir.name}/{release}")
+        _link_reader_paths(settings)
+        yield
+    except BaseException as error:
+        try:
+            for link, target in targets.items():
+                if target is None:
+                    link.unlink(missing_ok=True)
+                else:
+                    _point(link, target)
+        except OSError as restore_error:
+            error.add_note(f"readers could not be pointed back: {one_line(restore_error)}")
+        raise
     prune_releases(settings)
 
 

@@ -5,7 +5,9 @@ run rather than being recorded with one checksum and loaded from other bytes."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -61,21 +63,44 @@ def test_a_damaged_archive_or_a_missing_warehouse_stops_the_run_and_verify_lists
     assert published_tables(settings) == tables
 
 
-def test_an_export_appended_to_while_it_is_read_waits_for_the_next_run(
-    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+def append_last_row(export: Path) -> None:
+    """What a survey tool still writing the export does."""
+    last_row = export.read_bytes().splitlines(keepends=True)[-1]
+    with export.open("ab") as handle:
+        handle.write(last_row)
+
+
+def rewrite_in_place(export: Path) -> None:
+    """A same-size rewrite that keeps the modification time (as a sync tool restoring it does):
+    the file's last digit changed."""
+    before = export.stat()
+    content = bytearray(export.read_bytes())
+    last_digit = max(content.rfind(digit) for digit in b"12345")
+    content[last_digit] = b"1"[0] if content[last_digit] != b"1"[0] else b"2"[0]
+    export.write_bytes(bytes(content))
+    os.utime(export, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert export.stat().st_size == before.st_size
+
+
+@pytest.mark.parametrize(
+    "change", [append_last_row, rewrite_in_place], ids=["appended", "rewritten"]
+)
+def test_an_export_changed_while_it_is_read_waits_for_the_next_run(
+    change: Callable[[Path], None],
+    tmp_path: Path,
+    registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = make_small_world(tmp_path)
     growing = sorted(settings.paths.exports.iterdir())[-1]
-    last_row = growing.read_bytes().splitlines(keepends=True)[-1]
     archive_as_the_pipeline_does = pipeline._archive_file
 
-    def archive_while_the_survey_tool_appends(con, file_report, plan, archive_dir, salt):
+    def archive_while_the_export_changes(con, file_report, plan, archive_dir, keying):
         if plan.path == growing:
-            with growing.open("ab") as export:
-                export.write(last_row)
-        return archive_as_the_pipeline_does(con, file_report, plan, archive_dir, salt)
+            change(growing)
+        return archive_as_the_pipeline_does(con, file_report, plan, archive_dir, keying)
 
-    monkeypatch.setattr(pipeline, "_archive_file", archive_while_the_survey_tool_appends)
+    monkeypatch.setattr(pipeline, "_archive_file", archive_while_the_export_changes)
     report = pipeline.ingest_exports(settings, pipeline.new_run(), registry)
 
     by_name = {f.file_name: f for f in report.files}

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from resilience import cli, pipeline
+from resilience.ingest import read_archive_record
 from resilience.instruments import Registry
 from resilience.salt import SaltMismatch, check_salt_before_run, salt_fingerprint
 from resilience.salt_rotation import rotate_salt
@@ -105,7 +106,13 @@ def test_a_rotated_salt_publishes_every_number_as_before_and_counts_a_cumulative
                 f"select response_key from read_parquet('{settings.archive_dir}/*.parquet')"
             ).fetchall()
         }
+        # Each archive's record names the new salt, so a rebuild from them takes the new salt.
+        recorded = {
+            read_archive_record(con, archive).salt_fingerprint
+            for archive in settings.archive_dir.glob("*.parquet")
+        }
     assert fingerprint == salt_fingerprint(new_salt)
+    assert recorded == {fingerprint}
     assert len(new_keys) == len(old_keys) and not new_keys & old_keys
     assert new_keys <= archived and not archived & old_keys
     run_stages(settings, registry)

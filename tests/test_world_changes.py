@@ -1,19 +1,21 @@
 """What a run publishes when the world around the warehouse changes: a roster wave with no
 responses yet, an export removed after it was loaded, and a roster edited after responses were
-loaded (refused with counts until a move says where the responses go, then equal to a clean
-run)."""
+loaded (refused with counts until a move or a split says where the responses go, then equal to
+a clean run)."""
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from resilience import cli
 from resilience.instruments import Registry
-from resilience.roster_checks import RosterIntegrityError
+from resilience.roster_checks import RosterIntegrityError, moves_path, read_team_moves
 from resilience.status import read_published, read_status
 from tests.conftest import run_stages
 from tests.worlds import copy_inputs, make_small_world, published_tables
@@ -99,7 +101,9 @@ def test_a_roster_edit_that_strands_loaded_responses_fails_until_a_move_says_whe
     reason = str(stranded.value)
     assert reason.startswith(f"{responses} loaded responses belong to teams that are not on")
     assert f"{team} in {last_wave} ({responses})" in reason
-    assert "moves.csv (columns wave, from_team, to_team)" in reason
+    assert "moves.csv (columns wave, from_team, to_team, and share on each line of a split)" in (
+        reason
+    )
     assert read_published(settings).release == release
     assert published_tables(settings) == tables
 
@@ -117,3 +121,77 @@ def test_a_roster_edit_that_strands_loaded_responses_fails_until_a_move_says_whe
             [last_wave, team],
         ).fetchall()
     assert sorted(moved) == [(f"{team}A", responses), (f"{team}B", 0)]
+
+    # Or a split: who went where is not known, so the responses stay with the old team, which
+    # stands for the wave as it was before, with the people the new teams took from it invited.
+    moves = settings.paths.roster.with_name("moves.csv")
+    moves.write_text(  # a new team misspelt
+        f"wave,from_team,to_team,share\n{last_wave},{team},{team}A,1\n"
+        f"{last_wave},{team},{team}C,0.5\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RosterIntegrityError, match=f"splits {team} in {last_wave}, but {team}C"):
+        run_stages(settings, registry)
+    moves.write_text(
+        f"wave,from_team,to_team,share\n{last_wave},{team},{team}A,1\n"
+        f"{last_wave},{team},{team}B,0.5\n",
+        encoding="utf-8",
+    )
+    run_stages(settings, registry)
+    earlier = max(
+        (row for row in roster if row["team_id"] == team and row["wave"] < last_wave),
+        key=lambda row: row["wave"],
+    )
+    as_it_stood = [  # what a roster that had never split the team lists for the wave
+        {**earlier, "wave": last_wave, "headcount": str(int(split["headcount"]) + 3)},
+        {**halves[1], "headcount": "3"},
+    ]
+    clean = copy_inputs(settings, tmp_path / "clean-split")
+    clean.paths.roster.with_name("moves.csv").unlink()
+    with clean.paths.roster.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, list(roster[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([row for row in roster if row is not split] + as_it_stood)
+    run_stages(clean, registry)
+    assert published_tables(settings) == published_tables(clean)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        kept = con.execute(
+            "select group_id, respondents from int_groups "
+            "where group_type = 'team' and wave = ? and starts_with(group_id, ?)",
+            [last_wave, team],
+        ).fetchall()
+    assert sorted(kept) == [(team, responses), (f"{team}B", 0)]
+
+
+@pytest.mark.parametrize(
+    ("lines", "fault"),
+    [
+        (["2026-01,T1,T1A,1.5"], "line 2: share '1.5' is not a number above 0 and at most 1"),
+        (["2026-01,T1,T1A,half"], "line 2: share 'half' is not a number above 0"),
+        (["2026-01,T1,T1A,0.5", "2026-01,T1,T9,"], "line 3 moves a team that other lines split"),
+        (["2026-01,T1,T1A,", "2026-01,T1,T9,"], "line 3 moves a team a second time"),
+        (["2026-01,T1,T1A,1", "2026-01,T1,T1A,0.5"], "line 3 moves a team a second time"),
+    ],
+)
+def test_a_moves_table_that_cannot_be_applied_names_its_line(
+    tmp_path: Path, lines: list[str], fault: str
+) -> None:
+    roster = tmp_path / "roster.csv"
+    moves_path(roster).write_text(
+        "\n".join(["wave,from_team,to_team,share", *lines]) + "\n", encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match=re.escape(fault)):
+        read_team_moves(roster)
+
+
+def test_a_moves_table_without_shares_moves_and_one_with_shares_splits(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    moves_path(roster).write_text(
+        "wave,from_team,to_team\n2026-01,T1,T2\n2026-01,T3,T4\n", encoding="utf-8"
+    )
+    assert read_team_moves(roster)["share"].isna().all()
+    moves_path(roster).write_text(
+        "wave,from_team,to_team,share\n2026-01,T1,T1A,1\n2026-01,T1,T1B, 0.25\n2026-01,T3,T4,\n",
+        encoding="utf-8",
+    )
+    assert read_team_moves(roster)["share"].tolist() == [1.0, 0.25, pd.NA]

@@ -3,7 +3,8 @@
 -- Responses that the configured careless-responding rules exclude stay in the warehouse with
 -- their reasons (int_quality__response_flags) and are left out here, so no score or indicator
 -- counts them. A team the roster's moves table (wave, from_team, to_team) moves for a wave has
--- its responses of that wave counted under the team it moved to.
+-- its responses of that wave counted under the team it moved to; a team it splits (rows with a
+-- share) keeps them (stg_roster__team_waves).
 -- Built incrementally by wave, as the flags are: a build with new responses rebuilds only their
 -- waves' rows.
 -- materialized: incremental by wave
@@ -22,6 +23,7 @@ excluded as (
 
 moves as (
     select * from seed_team_moves
+    where share is null
 ),
 
 final as (
