@@ -386,7 +386,7 @@ def ingest_exports(
             # After an error, the files still waiting to be archived are not started.
             archivers.shutdown(cancel_futures=True)
         if newest_wins:
-            _list_replaced_versions(con, files, settings.archive_dir)
+            find_replaced_versions(con, files, settings.archive_dir)
     files += [
         FileReport(path.name, "", status="waiting", reason=f"{path.name}: still being written")
         for path in growing
@@ -576,7 +576,7 @@ def stage_file(
     return file_report
 
 
-def _list_replaced_versions(
+def find_replaced_versions(
     con: duckdb.DuckDBPyConnection, files: list[FileReport], archive_dir: Path
 ) -> None:
     """Apply the newest-wins rule to the staged files (see `list_replaced_versions`): record in

@@ -37,6 +37,7 @@ from resilience.pipeline import (
     RunReport,
     check_batch,
     empty_batch,
+    find_replaced_versions,
     inputs_fingerprint,
     load_batch,
     site_fingerprint,
@@ -186,6 +187,8 @@ def rebuild_warehouse(settings: Settings, registry: Registry) -> Rebuilt:
                             newest_wins,
                         )
                     )
+                if newest_wins:
+                    find_replaced_versions(con, report.files, settings.archive_dir)
                 check_batch(
                     con,
                     report,
