@@ -583,7 +583,7 @@ def _sharing_versions(
     return [other for path, other in by_archive.items() if path in sharing]
 
 
-def list_replaced_versions(
+def resolve_survey_versions(
     con: duckdb.DuckDBPyConnection, batch: Sequence[ExportVersion], archive_dir: Path
 ) -> SurveyVersions:
     """Apply the newest-wins rule to the staged `batch`: two exports are versions of one survey
@@ -683,8 +683,8 @@ __all__ = [
     "count_statuses",
     "file_sha256",
     "list_exports",
-    "list_replaced_versions",
     "plan_export",
     "read_archive_record",
+    "resolve_survey_versions",
     "stage_batch",
 ]

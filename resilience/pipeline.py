@@ -41,8 +41,8 @@ from resilience.ingest import (
     count_statuses,
     file_sha256,
     list_exports,
-    list_replaced_versions,
     plan_export,
+    resolve_survey_versions,
     stage_batch,
 )
 from resilience.instruments import DEFINITIONS_DIR, Registry
@@ -386,7 +386,7 @@ def ingest_exports(
             # After an error, the files still waiting to be archived are not started.
             archivers.shutdown(cancel_futures=True)
         if newest_wins:
-            find_replaced_versions(con, files, settings.archive_dir)
+            apply_survey_versions(con, files, settings.archive_dir)
     files += [
         FileReport(path.name, "", status="waiting", reason=f"{path.name}: still being written")
         for path in growing
@@ -576,14 +576,14 @@ def stage_file(
     return file_report
 
 
-def find_replaced_versions(
+def apply_survey_versions(
     con: duckdb.DuckDBPyConnection, files: list[FileReport], archive_dir: Path
 ) -> None:
-    """Apply the newest-wins rule to the staged files (see `list_replaced_versions`): record in
+    """Apply the newest-wins rule to the staged files (see `resolve_survey_versions`): record in
     each file's report the earlier versions of its survey it replaces, or the loaded newer ones
     that make it add nothing."""
     staged = {f.file_sha256: f for f in files if f.status == "staged"}
-    versions = list_replaced_versions(
+    versions = resolve_survey_versions(
         con,
         [
             ExportVersion(f.file_sha256, f.file_name, f.source, f.format, f.modified_ns)

@@ -35,9 +35,9 @@ from resilience.pipeline import (
     ArchivedExport,
     FileReport,
     RunReport,
+    apply_survey_versions,
     check_batch,
     empty_batch,
-    find_replaced_versions,
     inputs_fingerprint,
     load_batch,
     site_fingerprint,
@@ -188,7 +188,7 @@ def rebuild_warehouse(settings: Settings, registry: Registry) -> Rebuilt:
                         )
                     )
                 if newest_wins:
-                    find_replaced_versions(con, report.files, settings.archive_dir)
+                    apply_survey_versions(con, report.files, settings.archive_dir)
                 check_batch(
                     con,
                     report,

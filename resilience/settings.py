@@ -71,7 +71,7 @@ CarelessFlag = Literal[
 
 
 # What a run does with a response seen again with other answers, or missing from a newer export
-# of the same survey (ingest.list_replaced_versions): "newest" applies the change (the newest
+# of the same survey (ingest.resolve_survey_versions): "newest" applies the change (the newest
 # export wins); "keep-first" keeps the version loaded first and warns.
 ReexportPolicy = Literal["newest", "keep-first"]
 
