@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         with measured("rerun, no new exports") as rerun:
             run_pipeline(settings)
         tonight.replace(newest_export)
+        # Written tonight: newer than yesterday's download of the survey, which it replaces.
+        os.utime(newest_export)
         with measured("cumulative export, +1% responses") as incremental:
             incremental_stages, incremental_report = run_pipeline(settings)
         # On tonight's exports: the newest one's archive is the least its +1% run can cost.
