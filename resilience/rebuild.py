@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby
@@ -40,6 +39,7 @@ from resilience.pipeline import (
     empty_batch,
     inputs_fingerprint,
     load_batch,
+    new_run,
     site_fingerprint,
     stage_file,
 )
@@ -161,7 +161,7 @@ def rebuild_warehouse(settings: Settings, registry: Registry) -> Rebuilt:
     rules = reading_rules(settings)
     newest_wins = settings.quality.reexports == "newest"
     building = warehouse.with_name(warehouse.name + ".rebuilding")
-    rebuild_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+    rebuild_id = new_run().run_id
     runs = 0
     with hold_run_lock(settings.run_lock_path, rebuild_id):
         # What a rebuild killed halfway left.
