@@ -5,6 +5,8 @@ tables. A rebuild needs the salt that keyed the archives and never replaces a wa
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -16,7 +18,7 @@ from resilience.instruments import Registry
 from resilience.integrity import WarehouseMissing
 from resilience.rebuild import RebuildRefused, rebuild_warehouse
 from resilience.settings import Settings
-from tests.conftest import run_stages
+from tests.conftest import cli_environment, run_stages
 from tests.test_ingest_reexports import nightly_load
 from tests.test_reexports import EXPORT_NAME, export_rows, write_export
 from tests.worlds import make_small_world, published_tables
@@ -39,7 +41,7 @@ def loaded_files(settings: Settings) -> list[tuple]:
 
 
 def test_a_lost_warehouse_is_rebuilt_from_the_archives_not_from_the_exports_left(
-    tmp_path: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, registry: Registry, prefect_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = make_small_world(tmp_path)
     waves = sorted(settings.paths.exports.iterdir())
@@ -76,16 +78,26 @@ def test_a_lost_warehouse_is_rebuilt_from_the_archives_not_from_the_exports_left
         rebuild_warehouse(settings.model_copy(update={"privacy": other_salt}), registry)
     assert not settings.warehouse_path.exists()
 
-    rebuilt = rebuild_warehouse(settings, registry)
-    assert (rebuilt.archives, rebuilt.runs, rebuilt.responses) == (3, 2, len(responses))
+    # The command line rebuilds, then runs the night through Prefect as any night.
+    config = str(tmp_path / "resilience.toml")
+    completed = subprocess.run(
+        [sys.executable, "-m", "resilience", "run", "--config", config, "--rebuild-from-archive"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=cli_environment(prefect_server),
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith(
+        f"rebuilt {settings.warehouse_path}: {len(responses)} responses from 3 archived exports "
+        "of 2 runs\n"
+    )
     assert stored_responses(settings) == responses
     assert loaded_files(settings) == files
-    run_stages(settings, registry)
     assert published_tables(settings) == tables
 
     with pytest.raises(RebuildRefused, match="exists: --rebuild-from-archive only builds"):
         rebuild_warehouse(settings, registry)
-    config = str(tmp_path / "resilience.toml")
     assert cli.main(["run", "--config", config, "--rebuild-from-archive"]) == cli.EXIT_USAGE
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("resilience run: the warehouse ")
