@@ -172,7 +172,7 @@ def read_archive_record(con: duckdb.DuckDBPyConnection, archive_path: Path) -> A
     one."""
     metadata = dict(
         con.execute(
-            "select decode(key), decode(value) from parquet_kv_metadata(?)", [str(archive_path)]
+            read_sql("ingest/archive_record.sql"), {"archive_path": str(archive_path)}
         ).fetchall()
     )
     if not set(ArchiveRecord.__dataclass_fields__) <= set(metadata):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from resilience.formats import load_mappings, mapping_for
+from resilience.formats import SourceMapping, load_mappings, mapping_for
 from resilience.ingest import (
     ArchiveRecord,
     ExportPlan,
@@ -114,12 +114,15 @@ def _checked_salt_fingerprint(settings: Settings, archived: list[_Archived]) -> 
     return archived_with
 
 
-def _replayed_plan(archived: _Archived, settings: Settings) -> tuple[FileReport, ExportPlan]:
+def _replayed_plan(
+    archived: _Archived, mappings: list[SourceMapping], site: str
+) -> tuple[FileReport, ExportPlan]:
     """The file's report and plan as the run that read it made them, from the archive's record;
-    answers are coded with today's mapping for its file name, as a run reading it again would."""
+    answers are coded with today's `mappings` for its file name, and `site` (the site's
+    fingerprint) is what it is read with, as for a run reading it again."""
     record = archived.record
     name = Path(record.file_name)
-    mapping = mapping_for(name, load_mappings(settings.paths.mappings))
+    mapping = mapping_for(name, mappings)
     plan = ExportPlan(
         path=name,
         sha256=archived.path.stem,
@@ -141,7 +144,7 @@ def _replayed_plan(archived: _Archived, settings: Settings) -> tuple[FileReport,
         size_bytes=record.size_bytes,
         modified_ns=record.modified_ns,
         column_plan=record.column_plan,
-        inputs_fingerprint=inputs_fingerprint(site_fingerprint(settings), mapping),
+        inputs_fingerprint=inputs_fingerprint(site, mapping),
     )
     return report, plan
 
@@ -159,6 +162,8 @@ def rebuild_warehouse(settings: Settings, registry: Registry) -> Rebuilt:
     archived = _archived_exports(settings)
     fingerprint = _checked_salt_fingerprint(settings, archived)
     rules = reading_rules(settings)
+    mappings = load_mappings(settings.paths.mappings)
+    site = site_fingerprint(settings)
     newest_wins = settings.quality.reexports == "newest"
     building = warehouse.with_name(warehouse.name + ".rebuilding")
     rebuild_id = new_run().run_id
@@ -174,7 +179,7 @@ def rebuild_warehouse(settings: Settings, registry: Registry) -> Rebuilt:
                 report = RunReport(run_id=run_id, started_at=datetime.now(UTC))
                 empty_batch(con)
                 for replayed in of_run:
-                    file_report, plan = _replayed_plan(replayed, settings)
+                    file_report, plan = _replayed_plan(replayed, mappings, site)
                     file_report.rows_read, file_report.rows_dropped_status = count_statuses(
                         con, plan, replayed.path
                     )
