@@ -778,6 +778,11 @@ def _run_once(arguments: argparse.Namespace) -> int:
     require_run_inputs(settings)
     if arguments.rebuild_from_archive:
         _rebuild_from_archive(settings)
+    else:
+        from resilience.integrity import require_warehouse
+
+        # A lost warehouse is refused here, in one line, before Prefect starts.
+        require_warehouse(settings)
     # A salt the warehouse would refuse is refused here, in one line, before Prefect starts.
     check_salt_before_run(settings)
     configure_prefect(settings)
@@ -813,7 +818,7 @@ def _rebuild_from_archive(settings: Settings) -> None:
     rebuilt = rebuild_warehouse(settings, load_registry())
     print(
         f"rebuilt {display_path(settings.warehouse_path)}: {rebuilt.responses} responses from "
-        f"{rebuilt.archives} archived exports of {rebuilt.runs} runs"
+        f"{rebuilt.archives} archived export(s) of {rebuilt.runs} run(s)"
     )
 
 

@@ -210,8 +210,8 @@ def rebuild_warehouse(settings: Settings, registry: Registry) -> Rebuilt:
                 read_sql("runs/record_rebuild.sql"),
                 {
                     "run_id": rebuild_id,
-                    "message": f"warehouse rebuilt from {len(archived)} archived exports of "
-                    f"{runs} runs (the run history before it was lost with the warehouse)",
+                    "message": f"warehouse rebuilt from {len(archived)} archived export(s) of "
+                    f"{runs} run(s) (the run history before it was lost with the warehouse)",
                 },
             )
         os.replace(building, warehouse)

@@ -72,6 +72,10 @@ def test_a_lost_warehouse_is_rebuilt_from_the_archives_not_from_the_exports_left
     settings.warehouse_path.rename(tmp_path / "lost.duckdb")
     with pytest.raises(WarehouseMissing, match="resilience run --rebuild-from-archive"):
         run_stages(settings, registry)
+    config = str(tmp_path / "resilience.toml")
+    assert cli.main(["run", "--config", config]) == cli.EXIT_FAILED  # before Prefect starts
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("resilience run: failed: the warehouse ") and "is missing" in line
 
     other_salt = settings.privacy.model_copy(update={"salt": SecretStr("another salt")})
     with pytest.raises(RebuildRefused, match="the salt that keyed the archives is not the one"):
@@ -79,7 +83,6 @@ def test_a_lost_warehouse_is_rebuilt_from_the_archives_not_from_the_exports_left
     assert not settings.warehouse_path.exists()
 
     # The command line rebuilds, then runs the night through Prefect as any night.
-    config = str(tmp_path / "resilience.toml")
     completed = subprocess.run(
         [sys.executable, "-m", "resilience", "run", "--config", config, "--rebuild-from-archive"],
         capture_output=True,
@@ -89,8 +92,8 @@ def test_a_lost_warehouse_is_rebuilt_from_the_archives_not_from_the_exports_left
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith(
-        f"rebuilt {settings.warehouse_path}: {len(responses)} responses from 3 archived exports "
-        "of 2 runs\n"
+        f"rebuilt {settings.warehouse_path}: {len(responses)} responses from 3 archived "
+        "export(s) of 2 run(s)\n"
     )
     assert stored_responses(settings) == responses
     assert loaded_files(settings) == files
